@@ -1,0 +1,1 @@
+"""autopatch-rollouts: Windows update rollouts through Microsoft Graph windowsUpdates."""

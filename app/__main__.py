@@ -1,0 +1,70 @@
+"""Command line: ``python -m app serve | migrate | export-openapi``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+DEFAULT_SPEC_PATH = Path("openapi/openapi.json")
+
+
+def export_openapi_text() -> str:
+    """The service's OpenAPI document as committed to openapi/openapi.json."""
+    from app.main import create_app
+
+    return json.dumps(create_app().openapi(), indent=2, ensure_ascii=False) + "\n"
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    uvicorn.run("app.main:app", host=args.host, port=args.port, proxy_headers=True, log_config=None)
+    return 0
+
+
+def _migrate(_: argparse.Namespace) -> int:
+    from app.embedded_db import start_embedded_postgres
+    from app.migrate import upgrade_to_head
+    from app.settings import get_settings
+
+    settings = get_settings()
+    url = settings.database_url or start_embedded_postgres(settings.data_dir)
+    upgrade_to_head(url)
+    print("database schema is at head")
+    return 0
+
+
+def _export_openapi(args: argparse.Namespace) -> int:
+    text = export_openapi_text()
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run the chosen command."""
+    parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the API with uvicorn")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(run=_serve)
+    commands.add_parser("migrate", help="bring the database schema to head").set_defaults(
+        run=_migrate
+    )
+    export = commands.add_parser("export-openapi", help="write the OpenAPI document")
+    export.add_argument("--output", default=str(DEFAULT_SPEC_PATH), help="file, or - for stdout")
+    export.set_defaults(run=_export_openapi)
+    args = parser.parse_args(argv)
+    result: int = args.run(args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,142 @@
+"""ASGI middleware: request ids, access logs, body-size limit, last-resort 500 problems."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.api.problems import PROBLEM_MEDIA_TYPE, problem_body
+from app.problems import InternalError, PayloadTooLarge, ProblemError
+from app.request_context import request_id_var
+
+log = logging.getLogger("app.access")
+
+_ACCEPTABLE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+def _incoming_request_id(scope: Scope) -> str:
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            candidate = value.decode("latin-1").strip()
+            if _ACCEPTABLE_REQUEST_ID.match(candidate):
+                return candidate
+    return str(uuid.uuid4())
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+class _BodyTooLarge(Exception):
+    """Raised inside receive() when a streamed body passes the limit."""
+
+
+class RequestContextMiddleware:
+    """Gives every request an id (the caller's X-Request-ID if sane), logs it, and
+    guarantees an RFC 9457 answer — 413 for oversized bodies, 500 for anything unhandled."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _incoming_request_id(scope)
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status_holder = {"status": 500, "started": False}
+        received = 0
+
+        answered_early = False
+
+        async def limited_receive() -> Message:
+            nonlocal received, answered_early
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes and not answered_early:
+                    # Answer now; the app sees a disconnect and whatever it sends is dropped.
+                    await self._send_problem(scope, send_with_id, self._too_large())
+                    answered_early = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def send_with_id(message: Message) -> None:
+            if answered_early:
+                return
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                status_holder["started"] = True
+                headers = [(k, v) for k, v in message.get("headers", []) if k != b"x-request-id"]
+                headers.append((b"x-request-id", request_id.encode("latin-1")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            length = _content_length(scope)
+            if length is not None and length > self.max_body_bytes:
+                raise _BodyTooLarge
+            await self.app(scope, limited_receive, send_with_id)
+        except _BodyTooLarge:
+            if not status_holder["started"]:
+                await self._send_problem(scope, send_with_id, self._too_large())
+        except Exception:
+            if answered_early:
+                return
+            log.exception("unhandled error", extra={"path": scope.get("path")})
+            if not status_holder["started"]:
+                await self._send_problem(
+                    scope, send_with_id, InternalError("An unexpected error occurred.")
+                )
+        finally:
+            log.info(
+                "%s %s %s",
+                scope.get("method"),
+                scope.get("path"),
+                status_holder["status"],
+                extra={
+                    "method": scope.get("method"),
+                    "path": scope.get("path"),
+                    "status": status_holder["status"],
+                    "durationMs": round((time.perf_counter() - started) * 1000, 1),
+                },
+            )
+            request_id_var.reset(token)
+
+    def _too_large(self) -> PayloadTooLarge:
+        return PayloadTooLarge(f"The body may be at most {self.max_body_bytes} bytes.")
+
+    @staticmethod
+    async def _send_problem(scope: Scope, send: Send, exc: ProblemError) -> None:
+        body = problem_body(
+            type_=exc.type,
+            title=exc.title,
+            status=exc.status,
+            detail=exc.detail,
+            instance=scope.get("path"),
+        )
+        payload = json.dumps(body).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": exc.status,
+                "headers": [
+                    (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+                    (b"content-length", str(len(payload)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})

@@ -1,0 +1,48 @@
+"""Bring a database's schema to alembic head, and tell whether it is there."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
+
+
+def migrations_dir() -> Path:
+    """The alembic scripts: MIGRATIONS_DIR, else beside the source tree, else ./migrations."""
+    candidates = [
+        Path(os.environ["MIGRATIONS_DIR"]) if os.environ.get("MIGRATIONS_DIR") else None,
+        Path(__file__).resolve().parents[1] / "migrations",
+        Path.cwd() / "migrations",
+    ]
+    for candidate in candidates:
+        if candidate is not None and (candidate / "env.py").is_file():
+            return candidate
+    raise FileNotFoundError("alembic migrations not found; set MIGRATIONS_DIR")
+
+
+def alembic_config(database_url: str) -> Config:
+    """An alembic Config for ``database_url`` that needs no alembic.ini."""
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+def upgrade_to_head(database_url: str) -> None:
+    """Apply every pending migration (blocking; run it in a thread from async code)."""
+    command.upgrade(alembic_config(database_url), "head")
+
+
+def head_revisions(database_url: str) -> set[str]:
+    """The revisions the code expects the database to be at."""
+    return set(ScriptDirectory.from_config(alembic_config(database_url)).get_heads())
+
+
+def current_revisions(connection: Connection) -> set[str]:
+    """The revisions the database says it is at."""
+    return set(MigrationContext.configure(connection).get_current_heads())

@@ -1,0 +1,1 @@
+"""Imports every module that declares tables, so Base.metadata knows them all."""

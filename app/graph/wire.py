@@ -1,0 +1,180 @@
+"""Pydantic models of Graph's response shapes: tolerant readers (unknown fields kept, not fatal).
+
+Enum-like fields are plain strings: with `Prefer: include-unknown-enum-members` Graph can send
+values newer than this code (e.g. `faultedByContentOutdated`), and reading must not break on them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+NS = "#microsoft.graph.windowsUpdates."
+
+
+class GraphModel(BaseModel):
+    """Base for Graph shapes: camelCase aliases, populate by name or alias, extra fields kept."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="allow", frozen=True
+    )
+
+
+class Entity(GraphModel):
+    """Anything with an id and an `@odata.type`."""
+
+    id: str
+    odata_type: str | None = Field(default=None, alias="@odata.type")
+
+
+class CveSeverityInformation(GraphModel):
+    """CVE summary of a quality update."""
+
+    max_severity: str | None = None
+    max_base_score: float | None = None
+    exploited_cves: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class CatalogEntry(Entity):
+    """Base catalog entry."""
+
+    display_name: str | None = None
+    release_date_time: datetime | None = None
+    deployable_until_date_time: datetime | None = None
+
+
+class FeatureUpdateCatalogEntry(CatalogEntry):
+    """A Windows feature update (e.g. "Windows 11, version 24H2")."""
+
+    version: str | None = None
+    build_number: str | None = None
+
+
+class QualityUpdateCatalogEntry(CatalogEntry):
+    """A Windows quality (monthly / out-of-band) update."""
+
+    short_name: str | None = None
+    catalog_name: str | None = None
+    is_expeditable: bool | None = None
+    quality_update_classification: str | None = None
+    quality_update_cadence: str | None = None
+    cve_severity_information: CveSeverityInformation | None = None
+
+
+class StateReason(GraphModel):
+    """One reason for a deployment's effective state."""
+
+    value: str
+
+
+class DeploymentState(GraphModel):
+    """A deployment's state; reads `effectiveValue` or the `value` of Microsoft's example."""
+
+    effective_value: str | None = Field(
+        default=None, validation_alias=AliasChoices("effectiveValue", "value", "effective_value")
+    )
+    requested_value: str | None = None
+    reasons: list[StateReason] = Field(default_factory=list)
+
+
+class CatalogEntryRef(Entity):
+    """The catalog entry a deployment's content points at."""
+
+
+class DeployableContent(GraphModel):
+    """A deployment's content (catalogContent holds a catalogEntry)."""
+
+    odata_type: str | None = Field(default=None, alias="@odata.type")
+    catalog_entry: CatalogEntryRef | None = None
+
+
+class AudienceRef(GraphModel):
+    """A deployment's audience as expanded or returned (id only is what we rely on)."""
+
+    id: str | None = None
+
+
+class Deployment(Entity):
+    """A deployment as Graph returns it; `settings` stays a plain dict as Graph sent it."""
+
+    content: DeployableContent | None = None
+    state: DeploymentState | None = None
+    settings: dict[str, Any] | None = None
+    created_date_time: datetime | None = None
+    last_modified_date_time: datetime | None = None
+    audience: AudienceRef | None = None
+
+
+class DeploymentAudience(Entity):
+    """A deployment audience (POST /deploymentAudiences returns one)."""
+
+
+class CategoryEnrollment(GraphModel):
+    """Enrollment of a device in one update category."""
+
+    enrollment_state: str | None = None
+    last_modified_date_time: datetime | None = None
+
+
+class Enrollment(GraphModel):
+    """The newer per-category enrollment object."""
+
+    feature: CategoryEnrollment | None = None
+    quality: CategoryEnrollment | None = None
+    driver: CategoryEnrollment | None = None
+
+
+class LegacyEnrollment(GraphModel):
+    """An element of the older `enrollments: [{updateCategory}]` shape."""
+
+    update_category: str
+
+
+class RegistrationError(GraphModel):
+    """An azureADDeviceRegistrationError (e.g. `invalidAzureADDeviceId`)."""
+
+    odata_type: str | None = Field(default=None, alias="@odata.type")
+    reason: str | None = None
+
+
+class UpdatableAsset(Entity):
+    """A member or exclusion of an audience: a device or a group."""
+
+
+class AzureADDevice(UpdatableAsset):
+    """An Entra device known to the deployment service, with enrollment and errors."""
+
+    enrollment: Enrollment | None = None
+    enrollments: list[LegacyEnrollment] | None = None
+    errors: list[RegistrationError] = Field(default_factory=list)
+
+    def enrollment_state(self, category: str) -> str | None:
+        """`enrolled`, `enrolling`, … for a category from either shape; None if Graph is silent."""
+        if self.enrollment is not None:
+            entry = getattr(self.enrollment, category, None)
+            if isinstance(entry, CategoryEnrollment) and entry.enrollment_state:
+                return entry.enrollment_state
+            if self.enrollments is None:
+                return "notEnrolled"
+        if self.enrollments is not None:
+            listed = {e.update_category for e in self.enrollments}
+            return "enrolled" if category in listed else "notEnrolled"
+        return None
+
+    @property
+    def error_reasons(self) -> list[str]:
+        """The registration error reasons, in Graph's order."""
+        return [e.reason for e in self.errors if e.reason]
+
+
+def parse_asset(data: dict[str, Any]) -> UpdatableAsset:
+    """An azureADDevice or, for any other type (e.g. a group), the generic asset."""
+    if data.get("@odata.type", NS + "azureADDevice") in (
+        NS + "azureADDevice",
+        "microsoft.graph.windowsUpdates.azureADDevice",
+    ):
+        return AzureADDevice.model_validate(data)
+    return UpdatableAsset.model_validate(data)

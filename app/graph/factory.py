@@ -1,0 +1,98 @@
+"""Build the GraphClient the lifespan keeps: live Graph with MSAL, or the in-process simulator."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import certifi
+import httpx
+
+from app.graph.auth import ClientCredentialsTokenProvider, MsalTokenProvider, scope_for
+from app.graph.client import GraphClient, GraphClientConfig
+from app.settings import Settings
+
+SIMULATOR_BASE_URL = "http://graph-simulator.local/beta"
+SIMULATOR_ORIGIN = "http://graph-simulator.local"
+SIMULATOR_TENANT_ID = "simulator-tenant"
+SIMULATOR_CLIENT_ID = "simulator-client"
+SIMULATOR_CLIENT_SECRET = "simulator-secret"  # public: only the local simulator accepts it
+
+Close = Callable[[], Awaitable[None]]
+
+
+def client_config(settings: Settings) -> GraphClientConfig:
+    """The client's tunables from settings."""
+    return GraphClientConfig(
+        max_ids_per_call=settings.graph_max_ids_per_call,
+        max_attempts=settings.graph_max_attempts,
+        max_retry_wait_seconds=settings.graph_max_retry_wait_seconds,
+    )
+
+
+def ssl_context(ca_bundle: Path | None) -> ssl.SSLContext:
+    """Public roots (certifi), extended with GRAPH_CA_BUNDLE (e.g. a TLS-inspecting proxy's CA)."""
+    context = ssl.create_default_context(cafile=certifi.where())
+    if ca_bundle is not None:
+        context.load_verify_locations(cafile=str(ca_bundle))
+    return context
+
+
+def _timeout(settings: Settings) -> httpx.Timeout:
+    """One overall per-request timeout, with a shorter connect phase."""
+    seconds = settings.graph_timeout_seconds
+    return httpx.Timeout(seconds, connect=min(seconds, 10.0))
+
+
+def build_live(settings: Settings) -> tuple[GraphClient, Close]:
+    """Real Graph at GRAPH_BASE_URL with MSAL tokens from GRAPH_AUTHORITY_HOST."""
+    if not settings.graph_tenant_id or not settings.graph_client_id:
+        raise ValueError("GRAPH_MODE=live needs GRAPH_TENANT_ID and GRAPH_CLIENT_ID")
+    http = httpx.AsyncClient(
+        base_url=settings.graph_base_url,
+        timeout=_timeout(settings),
+        verify=ssl_context(settings.graph_ca_bundle),
+        headers={"User-Agent": "autopatch-rollouts"},
+    )
+    tokens = MsalTokenProvider(
+        authority=f"{settings.graph_authority_host.rstrip('/')}/{settings.graph_tenant_id}",
+        client_id=settings.graph_client_id,
+        client_secret=settings.graph_client_secret,
+        certificate_path=settings.graph_client_certificate_path,
+        scope=scope_for(settings.graph_base_url),
+        ca_bundle=settings.graph_ca_bundle,
+        timeout=settings.graph_timeout_seconds,
+    )
+    return GraphClient(http, tokens, client_config(settings)), http.aclose
+
+
+def build_simulator(settings: Settings, simulator_app: Any) -> tuple[GraphClient, Close]:
+    """The in-process simulator through an ASGI transport (no network, no TLS)."""
+    http = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=simulator_app),
+        base_url=SIMULATOR_BASE_URL,
+        timeout=_timeout(settings),
+    )
+    tenant = settings.graph_tenant_id or SIMULATOR_TENANT_ID
+    tokens = ClientCredentialsTokenProvider(
+        http,
+        token_url=f"{SIMULATOR_ORIGIN}/{tenant}/oauth2/v2.0/token",
+        client_id=settings.graph_client_id or SIMULATOR_CLIENT_ID,
+        client_secret=settings.graph_client_secret or SIMULATOR_CLIENT_SECRET,
+    )
+    return GraphClient(http, tokens, client_config(settings)), http.aclose
+
+
+def build_graph_client(
+    settings: Settings, *, simulator_app: Any = None
+) -> tuple[GraphClient, Close]:
+    """The client and its async close, for GRAPH_MODE (simulator mode needs `simulator_app`)."""
+    if settings.graph_mode == "live":
+        return build_live(settings)
+    if simulator_app is None:
+        from app.simulator.app import create_simulator_app
+
+        simulator_app = create_simulator_app()
+    return build_simulator(settings, simulator_app)

@@ -1,0 +1,27 @@
+"""build_graph_client in simulator mode: the ASGI app, the fixed simulator credentials, settings."""
+
+from __future__ import annotations
+
+from app.graph.factory import build_graph_client
+from app.settings import Settings
+from app.simulator import SimulatorState, create_simulator_app
+
+TOKEN_PATH = "/oauth2/v2.0/token"
+
+
+async def test_simulator_factory_uses_the_in_process_app() -> None:
+    state = SimulatorState(synchronous=True)
+    graph, close = build_graph_client(
+        Settings(graph_mode="simulator", graph_max_ids_per_call=50),
+        simulator_app=create_simulator_app(state),
+    )
+    try:
+        assert graph.config.max_ids_per_call == 50
+        outcomes = await graph.enroll_assets(
+            "feature", [f"{i:08x}-0000-4000-8000-{i:012x}" for i in range(120)]
+        )
+        assert [len(o.ids) for o in outcomes] == [50, 50, 20]
+        token_calls = state.find("POST", TOKEN_PATH)
+        assert [(c.status, c.body["client_id"]) for c in token_calls] == [(200, "simulator-client")]
+    finally:
+        await close()

@@ -8,6 +8,7 @@ import pytest
 from app.graph.client import GraphClient, GraphClientConfig
 from app.graph.errors import (
     GraphAuthError,
+    GraphError,
     GraphForbidden,
     GraphThrottled,
     GraphTimeout,
@@ -243,3 +244,49 @@ async def test_token_is_cached_and_a_wrong_secret_is_a_clear_auth_error(
     assert caught.value.code == "invalid_client"
     assert "Invalid client secret" in caught.value.message
     assert "test-secret" not in str(caught.value)
+
+
+async def test_a_write_retried_to_exhaustion_reports_outcome_unknown(
+    make_graph: MakeClient, sim: SimulatorState, sleeper: FakeSleep
+) -> None:
+    graph = make_graph(GraphClientConfig(max_attempts=2, max_ids_per_call=2))
+    ids = [f"{i:08x}-0000-4000-8000-{i:012x}" for i in range(5)]
+    sim.faults.inject(500, count=2, method="POST", path_contains="enrollAssets")
+    outcomes = await graph.enroll_assets("feature", ids)
+    assert [o.status for o in outcomes] == ["failed", "skipped", "skipped"]
+    error = outcomes[0].error
+    assert isinstance(error, GraphUnavailable) and error.outcome_unknown
+    assert len(error.request_ids) == 2 and len(sleeper.waits) == 1
+
+
+async def test_503_retry_after_on_a_patch_is_honoured(
+    graph: GraphClient, sim: SimulatorState, sleeper: FakeSleep
+) -> None:
+    audience = await graph.create_audience()
+    deployment = (await graph.create_deployment(FEATURE, None, audience.value.id)).value
+    sim.faults.inject(503, retry_after=9, method="PATCH")
+    result = await graph.set_requested_state(deployment.id, "paused")
+    assert sleeper.waits == [9.0] and len(result.request_ids) == 2
+    assert result.value is not None and result.value.state is not None
+    assert result.value.state.requested_value == "paused"
+
+
+async def test_a_next_link_to_another_host_is_not_followed() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "graph.example":
+            page = {"value": [], "@odata.nextLink": "https://evil.example/steal"}
+            return httpx.Response(200, json=page)
+        raise AssertionError(f"token sent to {request.url}")
+
+    class StaticToken:
+        async def token(self) -> str:
+            return "t"
+
+        async def invalidate(self) -> None:
+            return None
+
+    async with httpx.AsyncClient(
+        transport=httpx.MockTransport(handler), base_url="https://graph.example/beta"
+    ) as http:
+        with pytest.raises(GraphError, match=r"evil\.example"):
+            await GraphClient(http, StaticToken()).list_deployments()

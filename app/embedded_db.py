@@ -19,7 +19,7 @@ def start_embedded_postgres(data_dir: Path) -> str:
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     server = _servers.get(pgdata)
     if server is None:
-        server = pgserver.get_server(pgdata, cleanup_mode="stop")
+        server = pgserver.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
         _servers[pgdata] = server
         log.info("embedded PostgreSQL started", extra={"pgdata": str(pgdata)})
     return to_sqlalchemy_url(str(server.get_uri()))

@@ -4,23 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
+from app.api import audience, audit, catalog, devices, operations, rollouts
 from app.api.docs import install_docs
 from app.api.error_handlers import install_error_handlers
 from app.api.health import router as health_router
 from app.api.middleware import RequestContextMiddleware
+from app.catalog.service import CatalogService
 from app.db import create_engine, create_sessionmaker
 from app.embedded_db import start_embedded_postgres
+from app.graph.factory import build_graph_client
 from app.logging_setup import configure_logging
 from app.migrate import upgrade_to_head
+from app.operations.runner import OperationRunner
+from app.reconcile import Reconciler
 from app.settings import Settings, get_settings
-from app.state import AppState
+from app.simulator.app import create_simulator_app
+from app.simulator.state import SimulatorState
+from app.state import AppState, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +55,9 @@ async def _database_url(settings: Settings) -> tuple[str, bool]:
     return url, True
 
 
-def build_lifespan(settings: Settings, simulator_state: Any = None) -> Any:
+def build_lifespan(
+    settings: Settings, simulator_state: Any = None, clock: Callable[[], datetime] = utc_now
+) -> Any:
     """The lifespan: database (embedded + migrated when unset), Graph client, shared state."""
 
     @asynccontextmanager
@@ -56,34 +66,68 @@ def build_lifespan(settings: Settings, simulator_state: Any = None) -> Any:
         if embedded:
             await asyncio.to_thread(upgrade_to_head, url)
         engine = create_engine(url)
+        sessionmaker = create_sessionmaker(engine)
+        simulator_app = None
+        if settings.graph_mode == "simulator":
+            simulator_app = create_simulator_app(simulator_state or SimulatorState())
+        graph, close_graph = build_graph_client(settings, simulator_app=simulator_app)
+        runner = OperationRunner(
+            engine, sessionmaker, graph, chunk_size=settings.graph_max_ids_per_call, clock=clock
+        )
         state = AppState(
             settings=settings,
             database_url=url,
             engine=engine,
-            sessionmaker=create_sessionmaker(engine),
+            sessionmaker=sessionmaker,
+            graph=graph,
+            catalog=CatalogService(graph, ttl_seconds=settings.catalog_cache_seconds, clock=clock),
+            operations=runner,
+            simulator=simulator_app.state.simulator if simulator_app is not None else None,
+            clock=clock,
         )
         app.state.services = state
+        if settings.graph_mode == "simulator" and not settings.caller_auth_configured:
+            log.warning(
+                "OPEN MODE: Graph simulator and no caller authentication; every caller is"
+                " 'anonymous' with role admin. Never expose this service like this."
+            )
         log.info(
             "service started",
             extra={"graphMode": settings.graph_mode, "embeddedDatabase": embedded},
         )
         try:
+            resumed = await runner.resume_unfinished()
+            if resumed:
+                log.info("resumed unfinished audience operations", extra={"rollouts": resumed})
+        except Exception as exc:  # e.g. schema not migrated yet: /readyz says so
+            log.warning("could not look for unfinished operations: %s", exc)
+        reconciler = Reconciler(state)
+        reconciler.start()
+        try:
             yield
         finally:
+            await reconciler.stop()
+            await runner.close()
+            await close_graph()
             await engine.dispose()
 
     return lifespan
 
 
-def create_app(settings: Settings | None = None, *, simulator_state: Any = None) -> FastAPI:
-    """Build the service; tests pass their own settings and simulator state."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    simulator_state: Any = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> FastAPI:
+    """Build the service; tests pass their own settings, simulator state and clock."""
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_format)
     app = FastAPI(
         title="autopatch-rollouts",
         version="1.0.0",
         description=DESCRIPTION,
-        lifespan=build_lifespan(settings, simulator_state),
+        lifespan=build_lifespan(settings, simulator_state, clock),
         docs_url=None,
         redoc_url=None,
         generate_unique_id_function=operation_id,
@@ -91,6 +135,15 @@ def create_app(settings: Settings | None = None, *, simulator_state: Any = None)
     install_error_handlers(app)
     install_docs(app)
     app.include_router(health_router)
+    for router in (
+        catalog.router,
+        rollouts.router,
+        audience.router,
+        operations.router,
+        devices.router,
+        audit.router,
+    ):
+        app.include_router(router)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app
 

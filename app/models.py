@@ -1,1 +1,8 @@
 """Imports every module that declares tables, so Base.metadata knows them all."""
+
+from app.audience.models import AudienceDevice
+from app.audit.models import AuditEvent
+from app.operations.models import Operation, OperationItem
+from app.rollouts.models import Rollout
+
+__all__ = ["AudienceDevice", "AuditEvent", "Operation", "OperationItem", "Rollout"]

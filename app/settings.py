@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     graph_max_retry_wait_seconds: float = Field(default=60.0, ge=0)
 
     catalog_cache_seconds: float = Field(default=60.0, ge=0)
+    reconcile_interval_seconds: float = Field(default=60.0, gt=0)
+    reconcile_after_seconds: float = Field(default=300.0, ge=0)
 
     api_keys: str | None = None
     auth_jwt_issuer: str | None = None

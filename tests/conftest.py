@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -14,6 +15,7 @@ from app.db import Base
 from app.main import create_app
 from app.migrate import upgrade_to_head
 from app.settings import Settings
+from app.simulator.state import SimulatorState
 from tests.db_server import fresh_database
 
 
@@ -55,12 +57,29 @@ def settings(clean_database: str) -> Settings:
     return make_settings(clean_database)
 
 
+# Tests run at a fixed "now" so that catalog deployability does not drift with the calendar.
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+def fixed_clock() -> datetime:
+    return NOW
+
+
 @pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    """The service with its lifespan running."""
-    application = create_app(settings)
+def simulator() -> SimulatorState:
+    """The Graph simulator behind the app: synchronous (202s apply at once), its clock at NOW."""
+    state = SimulatorState(synchronous=True)
+    state.clock.set(NOW)
+    return state
+
+
+@pytest.fixture
+async def app(settings: Settings, simulator: SimulatorState) -> AsyncIterator[FastAPI]:
+    """The service with its lifespan running, against the simulator, at NOW."""
+    application = create_app(settings, simulator_state=simulator, clock=fixed_clock)
     async with application.router.lifespan_context(application):
         yield application
+        await application.state.services.operations.idle()
 
 
 @pytest.fixture

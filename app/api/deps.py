@@ -1,4 +1,4 @@
-"""FastAPI dependencies: the shared state and the one session that commits per request."""
+"""FastAPI dependencies: shared state, the request's unit of work, Graph, catalog, caller."""
 
 from __future__ import annotations
 
@@ -6,9 +6,14 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.api.security import CallerDep
+from app.catalog.service import CatalogService
+from app.change_context import ChangeContext
+from app.graph.client import GraphClient
+from app.request_context import current_request_id
 from app.state import AppState
+from app.unit_of_work import UnitOfWork
 
 
 def get_app_state(request: Request) -> AppState:
@@ -20,15 +25,40 @@ def get_app_state(request: Request) -> AppState:
 AppStateDep = Annotated[AppState, Depends(get_app_state)]
 
 
-async def get_session(state: AppStateDep) -> AsyncIterator[AsyncSession]:
-    """The request's unit of work: commits once when the handler succeeds, else rolls back."""
+async def get_unit_of_work(state: AppStateDep) -> AsyncIterator[UnitOfWork]:
+    """The request's unit of work: commits when the handler succeeds, else rolls back."""
     async with state.sessionmaker() as session:
+        uow = UnitOfWork(session)
         try:
-            yield session
-            await session.commit()
+            yield uow
+            await uow.commit()
         except BaseException:
-            await session.rollback()
+            await uow.rollback()
             raise
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": the commit happens before the response is sent, so a 2xx means it is durable.
+UowDep = Annotated[UnitOfWork, Depends(get_unit_of_work, scope="function")]
+
+
+def get_graph(state: AppStateDep) -> GraphClient:
+    """The process's Graph client."""
+    return state.graph
+
+
+GraphDep = Annotated[GraphClient, Depends(get_graph)]
+
+
+def get_catalog(state: AppStateDep) -> CatalogService:
+    """The process's (briefly cached) catalog."""
+    return state.catalog
+
+
+CatalogDep = Annotated[CatalogService, Depends(get_catalog)]
+
+
+def change_context(caller: CallerDep, ticket: str | None, reason: str | None) -> ChangeContext:
+    """The audit context of a change made by this request's caller."""
+    return ChangeContext(
+        actor=caller.name, ticket=ticket, reason=reason, request_id=current_request_id()
+    )

@@ -10,7 +10,9 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.api.graph_problems import on_graph_error
 from app.api.problems import response_for
+from app.graph.errors import GraphError
 from app.problems import (
     Conflict,
     DatabaseUnavailable,
@@ -50,7 +52,7 @@ def field_path(loc: tuple[int | str, ...] | list[int | str]) -> str:
 def _field_errors(errors: list[dict[str, Any]]) -> list[FieldError]:
     result = []
     for error in errors:
-        message = str(error.get("msg", "invalid"))
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
         if error.get("type") == "extra_forbidden":
             message = "unknown field"
         result.append(FieldError(field=field_path(error.get("loc", ())), message=message))
@@ -103,3 +105,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
     app.add_exception_handler(ProblemError, _on_problem)
     app.add_exception_handler(DBAPIError, _on_database_error)
+    app.add_exception_handler(GraphError, on_graph_error)

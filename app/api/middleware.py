@@ -22,7 +22,7 @@ _ACCEPTABLE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 def _incoming_request_id(scope: Scope) -> str:
     for name, value in scope.get("headers", ()):
         if name == b"x-request-id":
-            candidate = value.decode("latin-1").strip()
+            candidate = str(value.decode("latin-1")).strip()
             if _ACCEPTABLE_REQUEST_ID.match(candidate):
                 return candidate
     return str(uuid.uuid4())

@@ -1,0 +1,233 @@
+"""Routes of /v1/rollouts: create, list, read, change, pause, resume, archive, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Query, Response
+
+from app.api.deps import AppStateDep, UowDep, change_context
+from app.api.examples import CHANGE_REQUEST, CREATE_ROLLOUT, PATCH_ROLLOUT
+from app.api.problems import problem_responses
+from app.api.security import CallerDep
+from app.api_types import Page, Reason, Ticket
+from app.operations.views import operation_out
+from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
+from app.problems import FieldError, ValidationFailed
+from app.rollouts import repository
+from app.rollouts.models import Rollout
+from app.rollouts.schemas import ChangeRequest, RolloutCreate, RolloutOut
+from app.rollouts.service import (
+    RolloutServices,
+    change_state,
+    create_rollout,
+    delete_rollout,
+    patch_rollout,
+    refresh_state,
+)
+from app.rollouts.views import rollout_out
+from app.state import AppState
+from app.unit_of_work import UnitOfWork
+
+router = APIRouter(prefix="/v1/rollouts", tags=["rollouts"])
+
+GRAPH = (502, 503, 504)
+StateFilter = Literal[
+    "creating", "scheduled", "offering", "paused", "faulted", "archived", "failed", "deleted"
+]
+
+
+def services_for(state: AppState, uow: UnitOfWork) -> RolloutServices:
+    """The rollout use cases' dependencies for this request."""
+    return RolloutServices(
+        uow=uow,
+        graph=state.graph,
+        catalog=state.catalog,
+        clock=state.clock,
+        require_ticket=state.settings.require_ticket,
+    )
+
+
+async def _out(uow: UnitOfWork, rollout: Rollout) -> RolloutOut:
+    await uow.session.flush()
+    await uow.session.refresh(rollout)  # server-set timestamps
+    counts = await repository.audience_counts(uow.session, [rollout.id])
+    return rollout_out(rollout, counts[rollout.id])
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Create a rollout",
+    responses=problem_responses(400, 409, 413, 422, *GRAPH),
+)
+async def create_rollout_route(
+    body: Annotated[RolloutCreate, Body(openapi_examples=CREATE_ROLLOUT)],
+    response: Response,
+    state: AppStateDep,
+    uow: UowDep,
+    caller: CallerDep,
+) -> RolloutOut:
+    """Deploy one update to a set of devices, on a schedule, under a change ticket.
+
+    The update is named by `version` (resolved through the catalog) or `catalogEntryId`; an
+    unknown one is 422 `urn:problem:unknown-update`, an expired one 422
+    `urn:problem:update-not-deployable`. `schedule` takes at most one of `waves`, `endBy` and
+    `spreadOver` (none: every device is offered at once). Monitoring rules are
+    `rollback`+`pause`, `rollback`+`alert` or `ineligible`+`offerFallback` (Windows 11 only).
+    Safeguards apply unless `safeguards.enabled` is false.
+
+    `devices` and `exclusions` are enrolled in update management for the update's category
+    (except for expedited quality updates, which need no enrollment) and then added to the
+    audience by an operation, returned as `audienceOperation`: poll `/v1/operations/{id}`.
+
+    The Graph deployment is created exactly once, even across crashes and timeouts: the intent
+    is recorded first, and a pre-created audience identifies the deployment afterwards.
+    """
+    context = change_context(caller, body.ticket, body.reason)
+    rollout, operation = await create_rollout(services_for(state, uow), context, body)
+    operation_view = None
+    if operation is not None:
+        rollout_id = rollout.id
+        uow.after_commit(lambda: state.operations.submit(rollout_id))
+        await uow.session.refresh(operation)
+        operation_view = await operation_out(uow.session, operation)
+    response.headers["Location"] = f"/v1/rollouts/{rollout.id}"
+    result = await _out(uow, rollout)
+    result.audienceOperation = operation_view
+    return result
+
+
+@router.get("", summary="List rollouts", responses=problem_responses(400, 422))
+async def list_rollouts(
+    uow: UowDep,
+    state: Annotated[StateFilter | None, Query(description="effective state")] = None,
+    ticket: Annotated[str | None, Query(max_length=128)] = None,
+    version: Annotated[str | None, Query(max_length=200)] = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+) -> Page[RolloutOut]:
+    """Rollouts, newest first. `state` filters on the state Graph last reported (every read of
+    a single rollout refreshes it); `version` matches the update's version, case-insensitively."""
+    rows, next_cursor = await repository.list_page(
+        uow.session, state=state, ticket=ticket, version=version, limit=limit, cursor=cursor
+    )
+    counts = await repository.audience_counts(uow.session, [r.id for r in rows])
+    return Page[RolloutOut](
+        items=[rollout_out(r, counts[r.id]) for r in rows], nextCursor=next_cursor
+    )
+
+
+@router.get("/{rolloutId}", summary="Get a rollout", responses=problem_responses(404, *GRAPH))
+async def get_rollout(rolloutId: str, state: AppStateDep, uow: UowDep) -> RolloutOut:
+    """One rollout, with its state read from Graph now: `effective` (scheduled, offering,
+    paused, faulted, archived), `requested` (none, paused, archived) and Graph's `reasons`.
+    A change Graph reports that the service did not make is recorded in the audit log."""
+    rollout = await repository.get_or_404(uow.session, rolloutId, lock=True)
+    await refresh_state(services_for(state, uow), rollout)
+    return await _out(uow, rollout)
+
+
+@router.patch(
+    "/{rolloutId}",
+    summary="Change a rollout",
+    responses=problem_responses(400, 404, 409, 422, *GRAPH),
+)
+async def patch_rollout_route(
+    rolloutId: str,
+    patch: Annotated[
+        dict[str, Any],
+        Body(
+            openapi_examples=PATCH_ROLLOUT,
+            description="JSON merge patch (RFC 7396) of name, schedule, monitoring,"
+            " userExperience and safeguards; `ticket` and `reason` say why",
+        ),
+    ],
+    state: AppStateDep,
+    uow: UowDep,
+    caller: CallerDep,
+) -> RolloutOut:
+    """Change the name or settings; only the fields given change, `null` removes one.
+
+    The update itself cannot change (422 `urn:problem:update-immutable`). Settings changes are
+    sent to Graph first; the name lives only in this service. An archived rollout is 409.
+    """
+    ticket, reason = patch.pop("ticket", None), patch.pop("reason", None)
+    context = change_context(caller, _text(ticket, "ticket"), _text(reason, "reason"))
+    rollout = await repository.get_or_404(uow.session, rolloutId, lock=True)
+    await patch_rollout(services_for(state, uow), context, rollout, patch)
+    return await _out(uow, rollout)
+
+
+def _text(value: Any, field: str) -> str | None:
+    if value is None or (isinstance(value, str) and 0 < len(value.strip()) <= 2000):
+        return value.strip() if isinstance(value, str) else None
+    raise ValidationFailed(
+        f"{field} is not valid.", errors=[FieldError(field=field, message="a non-empty string")]
+    )
+
+
+def _state_route(action: str, summary: str, description: str) -> None:
+    async def handler(
+        rolloutId: str,
+        state: AppStateDep,
+        uow: UowDep,
+        caller: CallerDep,
+        body: Annotated[ChangeRequest | None, Body(openapi_examples=CHANGE_REQUEST)] = None,
+    ) -> RolloutOut:
+        body = body or ChangeRequest()
+        context = change_context(caller, body.ticket, body.reason)
+        rollout = await repository.get_or_404(uow.session, rolloutId, lock=True)
+        await change_state(services_for(state, uow), context, rollout, action)
+        return await _out(uow, rollout)
+
+    handler.__doc__ = description
+    router.add_api_route(
+        f"/{{rolloutId}}/{action}",
+        handler,
+        methods=["POST"],
+        summary=summary,
+        name=f"{action}_rollout",
+        responses=problem_responses(400, 404, 409, 422, *GRAPH),
+    )
+
+
+_state_route(
+    "pause",
+    "Pause a rollout",
+    "Stop offering the update to more devices. Pausing a paused rollout is 200 and changes"
+    " nothing; an archived or deleted rollout is 409.",
+)
+_state_route(
+    "resume",
+    "Resume a rollout",
+    "Offer the update again. A pause by a monitoring rule (`pausedByMonitoring`) does not lift on"
+    " request: change or remove the rule. Resuming a running rollout is 200 and changes nothing.",
+)
+_state_route(
+    "archive",
+    "Archive a rollout",
+    "End the rollout for good: Graph stops offering it and it can no longer change. Archiving"
+    " an archived rollout is 409.",
+)
+
+
+@router.delete(
+    "/{rolloutId}",
+    summary="Delete a rollout",
+    responses=problem_responses(404, 409, 422, *GRAPH),
+)
+async def delete_rollout_route(
+    rolloutId: str,
+    state: AppStateDep,
+    uow: UowDep,
+    caller: CallerDep,
+    ticket: Annotated[Ticket | None, Query()] = None,
+    reason: Annotated[Reason | None, Query()] = None,
+) -> RolloutOut:
+    """Delete the Graph deployment. The rollout and its history stay readable with
+    `state.effective = "deleted"`; deleting it again is 200 and changes nothing."""
+    context = change_context(caller, ticket, reason)
+    rollout = await repository.get_or_404(uow.session, rolloutId, lock=True)
+    await delete_rollout(services_for(state, uow), context, rollout)
+    return await _out(uow, rollout)

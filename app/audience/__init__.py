@@ -1,0 +1,1 @@
+"""Deployment audiences: members and exclusions of a rollout, changed in Graph-sized chunks."""

@@ -1,0 +1,141 @@
+"""Writes audit events, and wraps every Graph write in intent → call → outcome."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from app.audit.models import AuditEvent
+from app.change_context import ChangeContext
+from app.graph.errors import GraphError
+from app.graph.results import GraphResult
+from app.problems import DatabaseUnavailable, ProblemError
+from app.unit_of_work import UnitOfWork
+
+T = TypeVar("T")
+
+
+class OutcomeNotRecorded(ProblemError):
+    type = "urn:problem:outcome-not-recorded"
+    title = "Graph made the change but the service could not record it"
+    status = 503
+
+
+def graph_error_detail(error: GraphError) -> dict[str, Any]:
+    """What the audit keeps of a Graph failure."""
+    return {
+        "graphStatus": error.status,
+        "graphError": error.code,
+        "graphMessage": error.message,
+        "outcomeUnknown": error.outcome_unknown,
+    }
+
+
+class AuditRecorder:
+    """Appends audit events for one change context to the unit of work's session."""
+
+    def __init__(self, uow: UnitOfWork, context: ChangeContext) -> None:
+        self.uow = uow
+        self.context = context
+
+    def record(
+        self,
+        *,
+        action: str,
+        outcome: str,
+        rollout_id: uuid.UUID | None = None,
+        operation_id: uuid.UUID | None = None,
+        intent: AuditEvent | None = None,
+        device_ids: Sequence[str] = (),
+        graph_request_ids: Sequence[str] = (),
+        detail: dict[str, Any] | None = None,
+        actor: str | None = None,
+    ) -> AuditEvent:
+        """Add one event (flushed with the next commit)."""
+        event = AuditEvent(
+            actor=actor or self.context.actor,
+            action=action,
+            outcome=outcome,
+            rollout_id=rollout_id,
+            operation_id=operation_id,
+            intent_id=intent.id if intent is not None else None,
+            ticket=self.context.ticket,
+            reason=self.context.reason,
+            request_id=self.context.request_id,
+            device_ids=list(device_ids),
+            graph_request_ids=list(graph_request_ids),
+            detail=detail or {},
+        )
+        self.uow.session.add(event)
+        return event
+
+    async def graph_write(
+        self,
+        *,
+        action: str,
+        call: Callable[[], Awaitable[GraphResult[T]]],
+        rollout_id: uuid.UUID | None = None,
+        operation_id: uuid.UUID | None = None,
+        device_ids: Sequence[str] = (),
+        detail: dict[str, Any] | None = None,
+        on_success: Callable[[T], Awaitable[dict[str, Any] | None]] | None = None,
+        on_failure: Callable[[GraphError], Awaitable[None]] | None = None,
+        with_intent: Callable[[], object] | None = None,
+    ) -> GraphResult[T]:
+        """Record the intent (committed), call Graph, record the outcome (committed).
+
+        If the intent cannot be committed, Graph is not called. A Graph failure is recorded as
+        `failed` with Graph's code and request ids, then re-raised for the API to report.
+        `on_success` updates our own rows in the same commit as the `succeeded` event and may
+        return extra detail for it; `with_intent` adds rows that must be committed with the intent.
+        """
+        intent = self.record(
+            action=action,
+            outcome="requested",
+            rollout_id=rollout_id,
+            operation_id=operation_id,
+            device_ids=device_ids,
+            detail=detail,
+        )
+        if with_intent is not None:
+            with_intent()
+        await self.uow.commit()
+        try:
+            result = await call()
+        except GraphError as error:
+            if on_failure is not None:
+                await on_failure(error)
+            self.record(
+                action=action,
+                outcome="failed",
+                rollout_id=rollout_id,
+                operation_id=operation_id,
+                intent=intent,
+                device_ids=device_ids,
+                graph_request_ids=error.request_ids,
+                detail=graph_error_detail(error),
+            )
+            await self.uow.commit()
+            raise
+        extra = await on_success(result.value) if on_success is not None else None
+        self.record(
+            action=action,
+            outcome="succeeded",
+            rollout_id=rollout_id,
+            operation_id=operation_id,
+            intent=intent,
+            device_ids=device_ids,
+            graph_request_ids=result.request_ids,
+            detail=extra,
+        )
+        try:
+            await self.uow.commit()
+        except DatabaseUnavailable as exc:
+            raise OutcomeNotRecorded(
+                f"Graph accepted {action} (request ids {', '.join(result.request_ids)}) but the"
+                " outcome could not be recorded; the service reconciles it from Graph.",
+                rolloutId=str(rollout_id) if rollout_id else None,
+                graphRequestId=result.request_ids[-1] if result.request_ids else None,
+            ) from exc
+        return result

@@ -1,0 +1,1 @@
+"""The update catalog: feature and quality updates Graph can deploy."""

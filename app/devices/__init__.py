@@ -1,0 +1,1 @@
+"""Devices as Graph knows them: enrollment, registration errors, rollouts that include them."""

@@ -1,0 +1,1 @@
+"""Operations: long-running work (audience changes) that callers poll."""

@@ -1,0 +1,97 @@
+"""Finds rollouts whose creation ended without a recorded outcome, and settles them from Graph."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from app.audit.recorder import AuditRecorder
+from app.change_context import ChangeContext
+from app.graph.errors import GraphError
+from app.rollouts.models import Rollout
+from app.rollouts.views import graph_state_record
+from app.state import AppState
+from app.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+RECONCILER = "reconciler"
+
+
+async def reconcile_creating_rollouts(
+    state: AppState, *, min_age_seconds: float
+) -> list[uuid.UUID]:
+    """Adopt or fail every rollout left `creating` for at least `min_age_seconds`.
+
+    The rollout's pre-created audience identifies its deployment: if Graph holds a deployment
+    with that audience, it is ours and is adopted (and the rollout's queued audience operations
+    are started); if none does, Graph never created it and the rollout is marked failed.
+    Returns the ids of the rollouts that were adopted.
+    """
+    adopted: list[uuid.UUID] = []
+    cutoff = state.clock() - timedelta(seconds=min_age_seconds)
+    async with state.sessionmaker() as session:
+        uow = UnitOfWork(session)
+        rows = await session.execute(
+            select(Rollout)
+            .where(Rollout.status == "creating", Rollout.updated_at <= cutoff)
+            .order_by(Rollout.created_at)
+            .with_for_update(skip_locked=True)
+        )
+        for rollout in list(rows.scalars()):
+            audit = AuditRecorder(
+                uow,
+                ChangeContext(
+                    actor=RECONCILER, ticket=rollout.ticket, reason=rollout.reason, request_id=None
+                ),
+            )
+            if rollout.graph_audience_id is None:
+                rollout.status = "failed"
+                audit.record(
+                    action="rollout.create",
+                    outcome="failed",
+                    rollout_id=rollout.id,
+                    detail={"reconciled": True, "why": "no audience was created at Graph"},
+                )
+                continue
+            try:
+                found = await state.graph.find_deployment_by_audience(rollout.graph_audience_id)
+            except GraphError as error:
+                log.warning("reconciliation of %s postponed: %s", rollout.id, error)
+                continue
+            if found.value is None:
+                rollout.status = "failed"
+                audit.record(
+                    action="rollout.create",
+                    outcome="failed",
+                    rollout_id=rollout.id,
+                    graph_request_ids=found.request_ids,
+                    detail={
+                        "reconciled": True,
+                        "why": f"no deployment holds audience {rollout.graph_audience_id}",
+                    },
+                )
+                continue
+            rollout.status = "active"
+            rollout.graph_deployment_id = found.value.id
+            rollout.graph_state = graph_state_record(found.value, state.clock())
+            audit.record(
+                action="rollout.create",
+                outcome="succeeded",
+                rollout_id=rollout.id,
+                graph_request_ids=found.request_ids,
+                detail={
+                    "reconciled": True,
+                    "adopted": True,
+                    "graphDeploymentId": found.value.id,
+                    "graphAudienceId": rollout.graph_audience_id,
+                },
+            )
+            adopted.append(rollout.id)
+        await uow.commit()
+    for rollout_id in adopted:
+        state.operations.submit(rollout_id)
+    return adopted

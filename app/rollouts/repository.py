@@ -1,0 +1,99 @@
+"""Queries on rollouts and their audience counts."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audience.models import AudienceDevice
+from app.pagination import decode_cursor, encode_cursor
+from app.problems import NotFound
+from app.rollouts.models import Rollout
+
+OWN_STATES = {"creating", "failed", "deleted"}
+
+
+class RolloutNotFound(NotFound):
+    type = "urn:problem:rollout-not-found"
+    title = "No such rollout"
+
+
+def parse_rollout_id(value: str) -> uuid.UUID:
+    """Our rollout ids are UUIDs; anything else cannot name a rollout."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise RolloutNotFound(f"No rollout has the id {value[:80]!r}.") from None
+
+
+async def get_or_404(session: AsyncSession, rollout_id: str, *, lock: bool = False) -> Rollout:
+    """The rollout, or a 404 problem; `lock` takes a row lock for the rest of the transaction."""
+    query = select(Rollout).where(Rollout.id == parse_rollout_id(rollout_id))
+    if lock:
+        query = query.with_for_update()
+    rollout = (await session.execute(query)).scalar_one_or_none()
+    if rollout is None:
+        raise RolloutNotFound(f"No rollout has the id {rollout_id}.")
+    return rollout
+
+
+async def audience_counts(
+    session: AsyncSession, rollout_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, tuple[int, int]]:
+    """(members, exclusions) of each rollout, as the service last confirmed them."""
+    if not rollout_ids:
+        return {}
+    rows = await session.execute(
+        select(AudienceDevice.rollout_id, AudienceDevice.membership, func.count())
+        .where(AudienceDevice.rollout_id.in_(rollout_ids))
+        .group_by(AudienceDevice.rollout_id, AudienceDevice.membership)
+    )
+    counts: dict[uuid.UUID, tuple[int, int]] = {rid: (0, 0) for rid in rollout_ids}
+    for rollout_id, membership, count in rows:
+        members, exclusions = counts[rollout_id]
+        counts[rollout_id] = (count, exclusions) if membership == "member" else (members, count)
+    return counts
+
+
+def _filtered(state: str | None, ticket: str | None, version: str | None) -> Select[Rollout]:
+    query = select(Rollout)
+    if state is not None:
+        if state in OWN_STATES:
+            query = query.where(Rollout.status == state)
+        else:
+            query = query.where(
+                Rollout.status == "active", Rollout.graph_state["effective"].astext == state
+            )
+    if ticket is not None:
+        query = query.where(Rollout.ticket == ticket)
+    if version is not None:
+        query = query.where(func.lower(Rollout.update_version) == version.strip().lower())
+    return query
+
+
+async def list_page(
+    session: AsyncSession,
+    *,
+    state: str | None,
+    ticket: str | None,
+    version: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Rollout], str | None]:
+    """Newest first, keyset-paged on (created_at, id)."""
+    query = _filtered(state, ticket, version)
+    if cursor is not None:
+        position = decode_cursor(cursor, keys=frozenset({"at", "id"}))
+        at, last_id = datetime.fromisoformat(position["at"]), uuid.UUID(position["id"])
+        query = query.where(
+            or_(Rollout.created_at < at, and_(Rollout.created_at == at, Rollout.id < last_id))
+        )
+    query = query.order_by(Rollout.created_at.desc(), Rollout.id.desc()).limit(limit + 1)
+    rows = list((await session.execute(query)).scalars())
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]
+    return rows[:limit], encode_cursor({"at": last.created_at.isoformat(), "id": str(last.id)})

@@ -1,0 +1,43 @@
+"""The unit of work: the one place where the service's database work is committed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.problems import DatabaseUnavailable
+
+
+class UnitOfWork:
+    """Wraps a session; `commit()` makes what was written durable or raises a 503 problem.
+
+    Requests commit once at the end (the session dependency). Around a Graph write the audit
+    recorder commits twice more — the intent before Graph is called, the outcome after — so that a
+    crash in between leaves a `requested` event for reconciliation instead of nothing.
+    """
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self._after_commit: list[Callable[[], object]] = []
+
+    def after_commit(self, callback: Callable[[], object]) -> None:
+        """Run `callback` once the next commit has succeeded (e.g. start work it recorded)."""
+        self._after_commit.append(callback)
+
+    async def commit(self) -> None:
+        """Commit, or roll back and raise DatabaseUnavailable if the database refuses."""
+        try:
+            await self.session.commit()
+        except (OperationalError, DBAPIError) as exc:
+            await self.rollback()
+            raise DatabaseUnavailable("The change could not be recorded in the database.") from exc
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
+
+    async def rollback(self) -> None:
+        """Discard everything not yet committed, and the work that waited on it."""
+        self._after_commit.clear()
+        await self.session.rollback()

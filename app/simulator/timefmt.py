@@ -1,0 +1,53 @@
+"""Graph's wire formats for date-times and ISO 8601 durations."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+DATETIME_RE = re.compile(
+    r"^[0-9]{4,}-(0[1-9]|1[012])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    r"([.][0-9]{1,12})?(Z|[+-][0-9][0-9]:[0-9][0-9])$"
+)
+DURATION_RE = re.compile(
+    r"^(?P<sign>-?)P(?:(?P<days>[0-9]+)D)?"
+    r"(?:T(?:(?P<hours>[0-9]+)H)?(?:(?P<minutes>[0-9]+)M)?(?:(?P<seconds>[0-9]+(?:[.][0-9]+)?)S)?)?$"
+)
+
+
+def format_datetime(value: datetime) -> str:
+    """Render a datetime the way Graph does: UTC with a trailing Z."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_datetime(text: str) -> datetime | None:
+    """Parse a Graph date-time (offset required); None when it is not one."""
+    if not DATETIME_RE.match(text):
+        return None
+    fixed = text[:-1] + "+00:00" if text.endswith("Z") else text
+    head, dot, rest = fixed.partition(".")
+    if dot:  # Python accepts at most 6 fractional digits.
+        digits = re.match(r"[0-9]+", rest)
+        frac = digits.group(0) if digits else ""
+        fixed = f"{head}.{frac[:6].ljust(6, '0')}{rest[len(frac) :]}"
+    try:
+        return datetime.fromisoformat(fixed).astimezone(UTC)
+    except ValueError:
+        return None
+
+
+def parse_duration(text: str) -> timedelta | None:
+    """Parse an ISO 8601 day-time duration (PnDTnHnMnS); None when malformed or empty."""
+    match = DURATION_RE.match(text)
+    if not match or text.rstrip("-") in ("P", "PT") or text.endswith("T"):
+        return None
+    parts = match.groupdict()
+    if not any(parts[k] for k in ("days", "hours", "minutes", "seconds")):
+        return None
+    value = timedelta(
+        days=int(parts["days"] or 0),
+        hours=int(parts["hours"] or 0),
+        minutes=int(parts["minutes"] or 0),
+        seconds=float(parts["seconds"] or 0),
+    )
+    return -value if parts["sign"] else value

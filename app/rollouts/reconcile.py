@@ -6,7 +6,7 @@ import logging
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.audit.recorder import AuditRecorder
 from app.change_context import ChangeContext
@@ -32,7 +32,8 @@ async def reconcile_creating_rollouts(
     Returns the ids of the rollouts that were adopted.
     """
     adopted: list[uuid.UUID] = []
-    cutoff = state.clock() - timedelta(seconds=min_age_seconds)
+    # updated_at is stamped by the database, so its age is measured on the database's clock.
+    cutoff = func.now() - timedelta(seconds=min_age_seconds)
     async with state.sessionmaker() as session:
         uow = UnitOfWork(session)
         rows = await session.execute(

@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from app.api.deps import get_app_state
 from app.api.problems import problem_responses
+from app.graph.errors import GraphError
 from app.migrate import current_revisions, head_revisions
 from app.problems import ProblemError
 
@@ -52,7 +53,8 @@ async def healthz() -> Liveness:
     responses=problem_responses(503),
 )
 async def readyz(request: Request) -> Readiness:
-    """Ready when the database answers and its schema is at the migrations' head."""
+    """Ready when the database answers, its schema is at the migrations' head, and a token for
+    Microsoft Graph can be obtained (cached tokens are reused: this costs no call when warm)."""
     state = get_app_state(request)
     checks: dict[str, CheckResult] = {}
     reasons: list[str] = []
@@ -73,6 +75,13 @@ async def readyz(request: Request) -> Readiness:
         checks["database"] = "failed"
         checks["schema"] = "failed"
         reasons.append("the database could not be reached")
+    try:
+        await state.graph.ensure_token()
+        checks["graph"] = "ok"
+    except GraphError as exc:
+        log.warning("readiness: no Graph token: %s", exc)
+        checks["graph"] = "failed"
+        reasons.append(f"no token for Microsoft Graph could be obtained ({exc.code})")
     if reasons:
         raise NotReady("; ".join(reasons), checks=checks)
     return Readiness(checks=checks)

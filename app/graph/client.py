@@ -137,6 +137,10 @@ class GraphClient:
         self._sleep = sleep
         self._rand = rand
 
+    async def ensure_token(self) -> None:
+        """Obtain (or reuse) a token; raises GraphAuthError when none can be had (readiness)."""
+        await self._tokens.token()
+
     # ---- transport -------------------------------------------------------------------------
 
     def _budget(self) -> RetryBudget:

@@ -9,6 +9,7 @@ import httpx
 
 from app.embedded_db import stop_embedded_postgres
 from app.main import create_app
+from app.simulator.state import SimulatorState
 from tests.conftest import make_settings
 from tests.db_server import REPO, fresh_database
 
@@ -30,7 +31,10 @@ async def test_healthz_answers_alive(client: httpx.AsyncClient) -> None:
 async def test_readyz_is_ready_on_a_migrated_database(client: httpx.AsyncClient) -> None:
     response = await client.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "checks": {"database": "ok", "schema": "ok"}}
+    assert response.json() == {
+        "status": "ready",
+        "checks": {"database": "ok", "schema": "ok", "graph": "ok"},
+    }
 
 
 async def test_readyz_names_a_schema_behind_head() -> None:
@@ -40,7 +44,7 @@ async def test_readyz_names_a_schema_behind_head() -> None:
     body = response.json()
     assert response.headers["content-type"] == "application/problem+json"
     assert body["type"] == "urn:problem:not-ready"
-    assert body["checks"] == {"database": "ok", "schema": "failed"}
+    assert body["checks"] == {"database": "ok", "schema": "failed", "graph": "ok"}
     assert "python -m app migrate" in body["detail"]
 
 
@@ -58,8 +62,24 @@ async def test_embedded_database_is_started_and_migrated_when_no_url_is_set() ->
     try:
         settings = make_settings(None, data_dir=data_dir)  # type: ignore[arg-type]
         response = await _get(settings, "/readyz")
-        assert response.json() == {"status": "ready", "checks": {"database": "ok", "schema": "ok"}}
+        assert response.json() == {
+            "status": "ready",
+            "checks": {"database": "ok", "schema": "ok", "graph": "ok"},
+        }
         assert (data_dir / "postgres" / "PG_VERSION").is_file()
     finally:
         stop_embedded_postgres(data_dir)
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+async def test_readyz_says_when_no_graph_token_can_be_obtained(clean_database: str) -> None:
+    simulator = SimulatorState(client_secret="not-what-the-service-sends")
+    application = create_app(make_settings(clean_database), simulator_state=simulator)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            response = await http.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["checks"] == {"database": "ok", "schema": "ok", "graph": "failed"}
+    assert "no token for Microsoft Graph" in body["detail"]

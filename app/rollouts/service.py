@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +17,7 @@ from app.change_context import ChangeContext
 from app.graph.client import GraphClient
 from app.graph.errors import GraphError, GraphNotFound
 from app.graph.results import GraphResult
-from app.graph.specs import ContentSpec, RequestedState
+from app.graph.specs import ContentSpec, DeploymentSettingsSpec, RequestedState
 from app.graph.wire import CatalogEntry, Deployment, FeatureUpdateCatalogEntry
 from app.operations.abandon import abandon_operation
 from app.operations.models import Operation
@@ -305,6 +305,57 @@ def _validated_settings(merged: dict[str, Any]) -> RolloutSettings:
         raise ValidationFailed("The patched rollout is not valid.", errors=errors) from None
 
 
+def _present(settings: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in settings.items() if v is not None}
+
+
+def _settings_patch(
+    before: DeploymentSettingsSpec, after: DeploymentSettingsSpec
+) -> DeploymentSettingsSpec:
+    """The spec to PATCH so that Graph ends up with `after`, where Graph can be told so.
+
+    Graph keeps every settings part a PATCH leaves out, so a removal must be said explicitly.
+    Monitoring can be (an empty rule list); Graph's settings body cannot yet say "no schedule",
+    "default user experience" or "safeguards back on", so those removals are refused (422)
+    rather than recorded here while Graph keeps the old value.
+    """
+    errors = []
+    if _has_schedule(before) and not _has_schedule(after):
+        errors.append(
+            FieldError(field="schedule", message="cannot be removed once set; change it instead")
+        )
+    if _has_experience(before) and not _has_experience(after):
+        errors.append(
+            FieldError(
+                field="userExperience",
+                message="cannot be removed once set; give offerAsOptional or"
+                " daysUntilForcedReboot instead",
+            )
+        )
+    if not before.safeguards_enabled and after.safeguards_enabled:
+        errors.append(
+            FieldError(
+                field="safeguards.enabled",
+                message="safeguards cannot be enabled again on an existing rollout",
+            )
+        )
+    if errors:
+        raise ValidationFailed(
+            f"{len(errors)} setting(s) cannot be changed this way on Graph.", errors=errors
+        )
+    if after.monitoring_rules is None:
+        return replace(after, monitoring_rules=())
+    return after
+
+
+def _has_schedule(spec: DeploymentSettingsSpec) -> bool:
+    return spec.start_date_time is not None or spec.gradual_rollout is not None
+
+
+def _has_experience(spec: DeploymentSettingsSpec) -> bool:
+    return spec.offer_as_optional is not None or spec.days_until_forced_reboot is not None
+
+
 def stored_update(rollout: Rollout) -> UpdateRef:
     """The update the rollout was created for, as the caller named it."""
     record = rollout.settings.get("update", {})
@@ -337,7 +388,7 @@ async def patch_rollout(
         )
     current = {k: rollout.settings.get(k) for k in SETTINGS_FIELDS}
     merged = merge_patch(current, {k: patch[k] for k in SETTINGS_FIELDS if k in patch})
-    settings = _validated_settings({k: v for k, v in merged.items() if v is not None})
+    settings = _validated_settings(_present(merged))
     new_settings = _requested_settings(settings)
     await refresh_state(services, rollout)
     ensure_actionable(rollout)
@@ -356,16 +407,21 @@ async def patch_rollout(
     update = stored_update(rollout)
     entry = await resolve_update(services.catalog, update)
     _check_settings_for(settings, entry, services.clock())
-    spec = deployment_settings(settings, update)
+    before = deployment_settings(_validated_settings(_present(current)), update)
+    spec = _settings_patch(before, deployment_settings(settings, update))
     assert rollout.graph_deployment_id is not None
     deployment_id = rollout.graph_deployment_id
 
     async def call() -> GraphResult[Deployment | None]:
         return await services.graph.update_settings(deployment_id, spec, rollout.update_kind)  # type: ignore[arg-type]
 
-    async def succeeded(_: Deployment | None) -> dict[str, Any]:
+    async def succeeded(deployment: Deployment | None) -> dict[str, Any]:
         rollout.name = name.strip()
         rollout.settings = {"update": rollout.settings.get("update"), **new_settings}
+        if deployment is not None and deployment.state is not None:
+            # A settings change can change the state (a raised threshold lifts a monitoring
+            # pause): keep Graph's answer, so the change is not later taken for an outside one.
+            rollout.graph_state = graph_state_record(deployment, services.clock())
         return {"after": {"name": rollout.name, **new_settings}}
 
     await audit.graph_write(

@@ -17,6 +17,7 @@ from app.api.docs import install_docs
 from app.api.error_handlers import install_error_handlers
 from app.api.health import router as health_router
 from app.api.middleware import RequestContextMiddleware
+from app.api.openapi_doc import install_openapi
 from app.catalog.service import CatalogService
 from app.db import create_engine, create_sessionmaker
 from app.embedded_db import start_embedded_postgres
@@ -40,6 +41,17 @@ Every change is recorded in an audit log: who, when, which ticket, why, and what
 Errors are RFC 9457 problem details (`application/problem+json`); branch on `type`.
 Every response carries `X-Request-ID`; send your own to correlate logs, audit and Graph.
 """
+
+
+OPENAPI_TAGS = [
+    {"name": "catalog", "description": "The updates Graph can deploy."},
+    {"name": "rollouts", "description": "A rollout is one Graph deployment plus its history."},
+    {"name": "audience", "description": "Which devices a rollout reaches, and which it skips."},
+    {"name": "operations", "description": "Work that continues after the request."},
+    {"name": "devices", "description": "What Graph knows of one device."},
+    {"name": "audit", "description": "Every change made through the service."},
+    {"name": "service", "description": "Probes of the service itself."},
+]
 
 
 def operation_id(route: APIRoute) -> str:
@@ -131,9 +143,11 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         generate_unique_id_function=operation_id,
+        openapi_tags=OPENAPI_TAGS,
     )
     install_error_handlers(app)
     install_docs(app)
+    install_openapi(app)
     app.include_router(health_router)
     for router in (
         catalog.router,

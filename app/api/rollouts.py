@@ -58,6 +58,7 @@ async def _out(uow: UnitOfWork, rollout: Rollout) -> RolloutOut:
 @router.post(
     "",
     status_code=201,
+    name="create_rollout",
     summary="Create a rollout",
     responses=problem_responses(400, 409, 413, 422, *GRAPH),
 )
@@ -130,6 +131,7 @@ async def get_rollout(rolloutId: str, state: AppStateDep, uow: UowDep) -> Rollou
 
 @router.patch(
     "/{rolloutId}",
+    name="patch_rollout",
     summary="Change a rollout",
     responses=problem_responses(400, 404, 409, 422, *GRAPH),
 )
@@ -214,6 +216,7 @@ _state_route(
 
 @router.delete(
     "/{rolloutId}",
+    name="delete_rollout",
     summary="Delete a rollout",
     responses=problem_responses(404, 409, 422, *GRAPH),
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.api_types import UtcOut
 
@@ -22,6 +22,28 @@ class DeviceError(BaseModel):
 
 class OperationOut(BaseModel):
     """Work that continues after the request: poll it until `finishedAt` is set."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "3a9d5c1e-2b4f-4e6a-8c0d-1f2e3a4b5c6d",
+                    "kind": "audience.update",
+                    "rolloutId": "6f1c2a4e-8b3d-4f5a-9c7e-2d1b0a9f8e7d",
+                    "status": "running",
+                    "total": 5000,
+                    "succeeded": 3200,
+                    "failed": 0,
+                    "errors": [],
+                    "ticket": "CHG0012399",
+                    "actor": "svc-servicenow",
+                    "createdAt": "2026-12-01T09:00:00Z",
+                    "startedAt": "2026-12-01T09:00:01Z",
+                    "finishedAt": None,
+                }
+            ]
+        }
+    )
 
     id: str
     kind: str = Field(examples=["audience.update"])

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StrictBool, StrictInt, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    model_validator,
+)
 
 from app.api_types import (
     DeviceIdList,
@@ -16,6 +24,37 @@ from app.api_types import (
     UtcTimestamp,
 )
 from app.operations.schemas import OperationOut
+
+ROLLOUT_EXAMPLE: dict[str, Any] = {
+    "id": "6f1c2a4e-8b3d-4f5a-9c7e-2d1b0a9f8e7d",
+    "graphDeploymentId": "b5171742-1742-b517-4217-17b5421717b5",
+    "name": "Windows 11 24H2 – pilot ring",
+    "ticket": "CHG0012345",
+    "update": {
+        "kind": "feature",
+        "catalogEntryId": "e0b6a4a8-8c7d-4c34-9b6c-2f0a1d3e5b24",
+        "version": "Windows 11, version 24H2",
+        "displayName": "Windows 11, version 24H2",
+        "buildNumber": "26100",
+    },
+    "schedule": {
+        "startAt": "2026-12-01T08:00:00Z",
+        "waves": {"devicesPerWave": 100, "every": "P7D"},
+    },
+    "monitoring": [{"signal": "rollback", "thresholdPercent": 5, "action": "pause"}],
+    "userExperience": {"offerAsOptional": False, "daysUntilForcedReboot": 2},
+    "safeguards": {"enabled": True},
+    "state": {
+        "effective": "offering",
+        "requested": "none",
+        "reasons": ["offeringByRequest"],
+        "observedAt": "2026-12-01T08:05:00Z",
+    },
+    "audience": {"members": 1200, "exclusions": 3},
+    "createdAt": "2026-11-28T10:00:00Z",
+    "createdBy": "svc-servicenow",
+    "updatedAt": "2026-12-01T08:05:00Z",
+}
 
 RolloutName = Annotated[
     str,
@@ -177,6 +216,8 @@ class AudienceCounts(BaseModel):
 
 class RolloutOut(BaseModel):
     """A rollout: a Graph deployment plus its name, ticket, creator and settings."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [ROLLOUT_EXAMPLE]})
 
     id: str
     graphDeploymentId: str | None

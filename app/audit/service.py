@@ -1,0 +1,126 @@
+"""Reading the audit log: filtered keyset pages in id order, and single events."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.models import AuditEvent
+from app.audit.schemas import LIST_DEVICE_IDS, AuditEventOut
+from app.pagination import InvalidCursor, decode_cursor, encode_cursor
+
+MAX_EVENT_ID = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    """The list's filters; None means "any"."""
+
+    rollout_id: uuid.UUID | None = None
+    ticket: str | None = None
+    actor: str | None = None
+    device_id: str | None = None
+    action: str | None = None
+    outcome: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        """SQL conditions for the filters that are set."""
+        equal: list[tuple[Any, Any]] = [
+            (AuditEvent.rollout_id, self.rollout_id),
+            (AuditEvent.ticket, self.ticket),
+            (AuditEvent.actor, self.actor),
+            (AuditEvent.action, self.action),
+            (AuditEvent.outcome, self.outcome),
+        ]
+        found: list[ColumnElement[bool]] = [c == v for c, v in equal if v is not None]
+        if self.device_id is not None:
+            found.append(AuditEvent.device_ids.contains([self.device_id]))  # @> (GIN index)
+        if self.since is not None:
+            found.append(AuditEvent.at >= self.since)
+        if self.until is not None:
+            found.append(AuditEvent.at < self.until)
+        return found
+
+
+_LIST_COLUMNS = (
+    AuditEvent.id,
+    AuditEvent.at,
+    AuditEvent.actor,
+    AuditEvent.action,
+    AuditEvent.outcome,
+    AuditEvent.rollout_id,
+    AuditEvent.operation_id,
+    AuditEvent.intent_id,
+    AuditEvent.ticket,
+    AuditEvent.reason,
+    AuditEvent.request_id,
+    AuditEvent.graph_request_ids,
+    AuditEvent.detail,
+    # Only the head of the array leaves the database: an event can name 100,000 devices.
+    AuditEvent.device_ids[1:LIST_DEVICE_IDS].label("device_ids"),
+    func.coalesce(func.cardinality(AuditEvent.device_ids), 0).label("device_count"),
+)
+
+
+def _after(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    value = decode_cursor(cursor, keys=frozenset({"i"}))["i"]
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_EVENT_ID:
+        raise InvalidCursor("Pass back the `nextCursor` of a previous page unchanged.")
+    return value
+
+
+def _list_query(filters: AuditFilters, after: int, limit: int) -> Select[Any]:
+    return (
+        select(*_LIST_COLUMNS)
+        .where(AuditEvent.id > after, *filters.conditions())
+        .order_by(AuditEvent.id)
+        .limit(limit + 1)
+    )
+
+
+def _out(row: Any, device_ids: list[str], device_count: int) -> AuditEventOut:
+    return AuditEventOut(
+        id=row.id,
+        at=row.at,
+        actor=row.actor,
+        action=row.action,
+        outcome=row.outcome,
+        rolloutId=str(row.rollout_id) if row.rollout_id else None,
+        operationId=str(row.operation_id) if row.operation_id else None,
+        intentId=row.intent_id,
+        ticket=row.ticket,
+        reason=row.reason,
+        requestId=row.request_id,
+        graphRequestIds=list(row.graph_request_ids or []),
+        deviceCount=device_count,
+        deviceIds=device_ids,
+        detail=dict(row.detail or {}),
+    )
+
+
+async def list_events(
+    session: AsyncSession, filters: AuditFilters, *, limit: int, cursor: str | None
+) -> tuple[list[AuditEventOut], str | None]:
+    """A page of matching events in ascending id order, and the cursor of the next page."""
+    rows = list((await session.execute(_list_query(filters, _after(cursor), limit))).all())
+    page = [_out(r, list(r.device_ids or []), r.device_count) for r in rows[:limit]]
+    if len(rows) <= limit:
+        return page, None
+    return page, encode_cursor({"i": page[-1].id})
+
+
+async def get_event(session: AsyncSession, event_id: int) -> AuditEventOut | None:
+    """The whole event, with every device id; None when there is none with this id."""
+    event = await session.get(AuditEvent, event_id)
+    if event is None:
+        return None
+    return _out(event, list(event.device_ids), len(event.device_ids))

@@ -1,0 +1,93 @@
+"""The service started as the README starts it (`python -m app serve`), on a real port."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.api.helpers import device_ids, rollout_body
+from tests.db_server import REPO
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def served(clean_database: str) -> Iterator[str]:
+    """The service in its own process on a free port, until the test ends."""
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": clean_database, "LOG_FORMAT": "json"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "serve", "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                output = process.stdout.read().decode() if process.stdout else ""
+                raise RuntimeError(f"the service did not start:\n{output}")
+            time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def test_the_served_service_is_ready_and_rolls_out(served: str) -> None:
+    with httpx.Client(base_url=served, timeout=20) as http:
+        ready = http.get("/readyz")
+        assert ready.json() == {
+            "status": "ready",
+            "checks": {"database": "ok", "schema": "ok", "graph": "ok"},
+        }
+        docs = http.get("/docs")
+        assert "/static/docs/swagger-ui-bundle.js" in docs.text
+
+        created = http.post(
+            "/v1/rollouts",
+            json=rollout_body(devices=device_ids(2)),
+            headers={"X-Request-ID": "e2e-create-1"},
+        )
+        assert created.status_code == 201, created.text
+        assert created.headers["x-request-id"] == "e2e-create-1"
+        rollout = created.json()
+        operation_id = rollout["audienceOperation"]["id"]
+
+        deadline = time.monotonic() + 20
+        while (operation := http.get(f"/v1/operations/{operation_id}").json())["status"] in (
+            "queued",
+            "running",
+        ):
+            assert time.monotonic() < deadline, operation
+            time.sleep(0.1)
+        assert (operation["status"], operation["succeeded"]) == ("succeeded", 2)
+
+        got = http.get(f"/v1/rollouts/{rollout['id']}").json()
+        assert got["state"]["effective"] == "offering"
+        assert got["audience"] == {"members": 2, "exclusions": 0}
+        events = http.get("/v1/audit/events", params={"rolloutId": rollout["id"]}).json()
+        create_events = [e for e in events["items"] if e["action"] == "rollout.create"]
+        assert [(e["outcome"], e["requestId"]) for e in create_events] == [
+            ("requested", "e2e-create-1"),
+            ("succeeded", "e2e-create-1"),
+        ]

@@ -438,6 +438,7 @@ async def delete_rollout(
 ) -> bool:
     """Delete the Graph deployment; the rollout stays readable. False if already deleted."""
     check_ticket(services, context)
+    await refresh_state(services, rollout)  # a deployment deleted outside is settled, not a 502
     if rollout.status == "deleted":
         return False
     if rollout.status != "active" or rollout.graph_deployment_id is None:

@@ -402,3 +402,21 @@ async def test_a_deployment_deleted_outside_shows_as_deleted_and_is_audited(
     )
     refused = await client.post(f"/v1/rollouts/{rollout['id']}/pause")
     assert refused.status_code == 409
+
+
+async def test_deleting_a_deployment_already_deleted_outside_settles_as_deleted(
+    client: httpx.AsyncClient, app: FastAPI, simulator: SimulatorState
+) -> None:
+    rollout = await create(client)
+    del simulator.deployments[rollout["graphDeploymentId"]]
+
+    deleted = await client.delete(f"/v1/rollouts/{rollout['id']}", params={"ticket": "CHG8"})
+
+    assert deleted.status_code == 200, deleted.text
+    assert deleted.json()["state"]["effective"] == "deleted"
+    assert simulator.count("DELETE") == 0
+    assert (await story(app, rollout["id"]))[-1] == (
+        "rollout.deletedOutside",
+        "succeeded",
+        "graph",
+    )

@@ -114,8 +114,9 @@ async def list_audit_events(
     action, outcome, rolloutId, operationId, ticket, reason, requestId, graphRequestIds`
     (space-separated), `deviceCount, detail` (JSON)). The next page is in the
     `Link: <...>; rel="next"` header and its cursor in `X-Next-Cursor`; both are absent on the
-    last page. Cells are exported verbatim: a spreadsheet may interpret a cell that starts with
-    `=`, `+`, `-` or `@` as a formula.
+    last page. Text that callers wrote (actor, ticket, reason, request id) and that starts with
+    `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`, so that a spreadsheet does
+    not run it as a formula.
     """
     if since is not None and until is not None and until < since:
         raise ValidationFailed(

@@ -52,18 +52,28 @@ def wants_csv(accept: str | None) -> bool:
     return csv_q > 0 and csv_q >= json_q
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(text: str | None) -> str:
+    """A caller-supplied text made inert for spreadsheets (OWASP CSV injection): a leading
+    `=`, `+`, `-`, `@`, tab or carriage return gets a `'` in front."""
+    text = text or ""
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
 def _row(event: AuditEventOut) -> list[str | int]:
     return [
         event.id,
         format_utc(event.at),
-        event.actor,
+        safe_cell(event.actor),
         event.action,
         event.outcome,
         event.rolloutId or "",
         event.operationId or "",
-        event.ticket or "",
-        event.reason or "",
-        event.requestId or "",
+        safe_cell(event.ticket),
+        safe_cell(event.reason),
+        safe_cell(event.requestId),
         " ".join(event.graphRequestIds),
         event.deviceCount,
         json.dumps(event.detail, separators=(",", ":"), sort_keys=True, ensure_ascii=False),

@@ -22,7 +22,7 @@ from fastapi import FastAPI
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from app.audit.csv_export import COLUMNS
+from app.audit.csv_export import COLUMNS, safe_cell
 from app.audit.models import AuditEvent
 from tests.api.helpers import W11_24H2, device_ids
 
@@ -466,3 +466,12 @@ async def test_audit_events_are_append_only_in_the_database(
         await session.rollback()
 
     assert (await client.get("/v1/audit/events")).json()["items"] == before
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_are_made_inert() -> None:
+    assert safe_cell('=HYPERLINK("http://evil")') == '\'=HYPERLINK("http://evil")'
+    assert safe_cell("+1") == "'+1"
+    assert safe_cell("-2") == "'-2"
+    assert safe_cell("@SUM(A1)") == "'@SUM(A1)"
+    assert safe_cell("CHG0012345") == "CHG0012345"
+    assert safe_cell(None) == ""

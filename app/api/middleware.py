@@ -121,13 +121,7 @@ class RequestContextMiddleware:
 
     @staticmethod
     async def _send_problem(scope: Scope, send: Send, exc: ProblemError) -> None:
-        body = problem_body(
-            type_=exc.type,
-            title=exc.title,
-            status=exc.status,
-            detail=exc.detail,
-            instance=scope.get("path"),
-        )
+        body = problem_body(exc, scope.get("path"))
         payload = json.dumps(body).encode()
         await send(
             {

@@ -59,12 +59,14 @@ def problem_for_graph_error(error: GraphError) -> ProblemError:
     headers = {}
     if error.retry_after is not None:
         headers["Retry-After"] = str(max(1, round(error.retry_after)))
-    return cls(
+    problem = cls(
         detail,
         headers=headers,
         graphError=error.code,
         graphRequestId=error.request_ids[-1] if error.request_ids else error.request_id,
     )
+    problem.extra.update(error.context)
+    return problem
 
 
 async def on_graph_error(request: Request, exc: Exception) -> JSONResponse:

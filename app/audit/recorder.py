@@ -104,6 +104,10 @@ class AuditRecorder:
         try:
             result = await call()
         except GraphError as error:
+            if rollout_id is not None:
+                error.context.setdefault("rolloutId", str(rollout_id))
+            if operation_id is not None:
+                error.context.setdefault("operationId", str(operation_id))
             if on_failure is not None:
                 await on_failure(error)
             self.record(

@@ -69,8 +69,14 @@ def monitoring_rule_body(rule: MonitoringRule) -> JSON:
     return odata("monitoringRule", signal=rule.signal, threshold=rule.threshold, action=rule.action)
 
 
-def settings_body(spec: DeploymentSettingsSpec, kind: str | None = None) -> JSON:
-    """deploymentSettings; `kind` ("feature"/"quality") guards expedite, which is quality-only."""
+def settings_body(
+    spec: DeploymentSettingsSpec, kind: str | None = None, *, explicit_safeguards: bool = False
+) -> JSON:
+    """deploymentSettings; `kind` ("feature"/"quality") guards expedite, which is quality-only.
+
+    Safeguards apply by default, so a create leaves them out unless disabled; a PATCH says
+    `explicit_safeguards` so that turning them back on is sent as an empty opt-out list.
+    """
     body = odata("deploymentSettings")
     if spec.start_date_time is not None or spec.gradual_rollout is not None:
         schedule = odata("scheduleSettings")
@@ -89,9 +95,11 @@ def settings_body(spec: DeploymentSettingsSpec, kind: str | None = None) -> JSON
         if spec.days_until_forced_reboot is not None:
             experience["daysUntilForcedReboot"] = spec.days_until_forced_reboot
         body["userExperience"] = experience
-    if not spec.safeguards_enabled:
-        profile = odata("safeguardProfile", category="likelyIssues")
-        safeguard = odata("safeguardSettings", disabledSafeguardProfiles=[profile])
+    if not spec.safeguards_enabled or explicit_safeguards:
+        disabled = (
+            [] if spec.safeguards_enabled else [odata("safeguardProfile", category="likelyIssues")]
+        )
+        safeguard = odata("safeguardSettings", disabledSafeguardProfiles=disabled)
         body["contentApplicability"] = odata("contentApplicabilitySettings", safeguard=safeguard)
     if spec.expedite is not None:
         if kind == "feature":
@@ -123,8 +131,8 @@ def state_body(requested: RequestedState) -> JSON:
 
 
 def update_settings_body(spec: DeploymentSettingsSpec, kind: str | None = None) -> JSON:
-    """PATCH /deployments/{id} replacing the settings."""
-    return odata("deployment", settings=settings_body(spec, kind))
+    """PATCH /deployments/{id} replacing the settings (safeguards always stated)."""
+    return odata("deployment", settings=settings_body(spec, kind, explicit_safeguards=True))
 
 
 def devices(ids: Iterable[str]) -> list[JSON]:

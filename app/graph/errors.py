@@ -37,6 +37,8 @@ class GraphError(Exception):
         self.request_ids: tuple[str, ...] = ids
         # True when a write may have been applied although it failed (timeout, lost response, 5xx).
         self.outcome_unknown = outcome_unknown
+        # Our own ids the failure concerns (e.g. rolloutId), for the problem the caller gets.
+        self.context: dict[str, str] = {}
         super().__init__(self.__str__())
 
     def __str__(self) -> str:

@@ -198,7 +198,8 @@ class OperationRunner:
         audit = AuditRecorder(uow, context)
         stopped_by: GraphError | None = None
         while items := await self._pending(uow.session, operation.id):
-            if stopped_by is not None or rollout.status != "active":
+            await uow.session.refresh(rollout)  # deleted or archived meanwhile: stop sending
+            if stopped_by is not None or not _accepts_changes(rollout):
                 self._fail(items, "notAttempted", _not_attempted(stopped_by, rollout))
             else:
                 stopped_by = await self._apply_chunk(audit, operation, rollout, items)
@@ -346,8 +347,16 @@ class OperationRunner:
         operation.failed = counts.get("failed", 0)
 
 
+def _accepts_changes(rollout: Rollout) -> bool:
+    """A live deployment that is not archived."""
+    archived = (rollout.graph_state or {}).get("effective") == "archived"
+    return rollout.status == "active" and not archived
+
+
 def _not_attempted(error: GraphError | None, rollout: Rollout | None = None) -> str:
     if error is None:
         status = rollout.status if rollout is not None else "gone"
+        if rollout is not None and status == "active":
+            status = "archived"
         return f"not sent: the rollout is {status} and has no Graph deployment to change"
     return f"not sent: an earlier call failed with {error.code}"

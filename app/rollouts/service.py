@@ -315,9 +315,10 @@ def _settings_patch(
     """The spec to PATCH so that Graph ends up with `after`, where Graph can be told so.
 
     Graph keeps every settings part a PATCH leaves out, so a removal must be said explicitly.
-    Monitoring can be (an empty rule list); Graph's settings body cannot yet say "no schedule",
-    "default user experience" or "safeguards back on", so those removals are refused (422)
-    rather than recorded here while Graph keeps the old value.
+    Monitoring can be (an empty rule list) and so can safeguards (an empty opt-out list, which
+    every settings PATCH states); Graph's settings body cannot say "no schedule" or "default
+    user experience", so those removals are refused (422) rather than recorded here while Graph
+    keeps the old value.
     """
     errors = []
     if _has_schedule(before) and not _has_schedule(after):
@@ -330,13 +331,6 @@ def _settings_patch(
                 field="userExperience",
                 message="cannot be removed once set; give offerAsOptional or"
                 " daysUntilForcedReboot instead",
-            )
-        )
-    if not before.safeguards_enabled and after.safeguards_enabled:
-        errors.append(
-            FieldError(
-                field="safeguards.enabled",
-                message="safeguards cannot be enabled again on an existing rollout",
             )
         )
     if errors:

@@ -344,3 +344,29 @@ async def test_an_operation_cut_short_by_a_crash_finishes_without_resending(
     simulator.clear_calls()
     await services.operations.run(uuid.UUID(rollout["id"]))
     assert simulator.writes() == []
+
+
+async def test_an_operation_whose_rollout_was_archived_meanwhile_sends_nothing(
+    client: httpx.AsyncClient, app: FastAPI, simulator: SimulatorState
+) -> None:
+    rollout = await create_rollout(client)
+    # An operation accepted just before the rollout was archived, not yet run.
+    async with app.state.services.sessionmaker() as session:
+        uow = UnitOfWork(session)
+        row = await session.get(Rollout, uuid.UUID(rollout["id"]))
+        assert row is not None
+        context = ChangeContext(actor="someone", ticket="CHG1", reason=None, request_id="r-1")
+        operation = accept_audience_change(uow, context, row, {"addMember": device_ids(3)})
+        await uow.commit()
+    archived = await client.post(f"/v1/rollouts/{rollout['id']}/archive", json={})
+    assert archived.json()["state"]["effective"] == "archived"
+    simulator.clear_calls()
+
+    await app.state.services.operations.run(uuid.UUID(rollout["id"]))
+
+    assert simulator.writes() == []
+    items = await items_of(app, str(operation.id))
+    assert {(i.status, i.error_code) for i in items} == {("failed", "notAttempted")}
+    assert "archived" in (items[0].error_message or "")
+    got = (await client.get(f"/v1/operations/{operation.id}")).json()
+    assert (got["status"], got["failed"]) == ("failed", 3)

@@ -66,6 +66,7 @@ async def test_graph_refusing_the_create_is_502_and_the_rollout_failed(
         [row] = (await session.execute(select(Rollout))).scalars()
         [operation] = (await session.execute(select(Operation))).scalars()
     assert (row.status, row.graph_deployment_id) == ("failed", None)
+    assert problem["rolloutId"] == str(row.id)  # the failed rollout stays readable
     trail = await audit_trail(app, str(row.id))
     assert trail_of(trail, "rollout.create") == [
         ("rollout.create", "requested"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from app.simulator.state import SimulatorState
@@ -136,8 +137,7 @@ async def test_removals_graph_cannot_be_told_are_422_and_send_nothing(
     client: httpx.AsyncClient, app: FastAPI, simulator: SimulatorState
 ) -> None:
     # Graph keeps a settings part a PATCH leaves out, and its settings body cannot say "no
-    # schedule", "no user experience" or "safeguards on again": accepting these would record a
-    # change Graph never made.
+    # schedule" or "no user experience": accepting these would record a change Graph never made.
     rollout = await create(
         client,
         schedule={"waves": {"devicesPerWave": 50}},
@@ -150,8 +150,6 @@ async def test_removals_graph_cannot_be_told_are_422_and_send_nothing(
         ({"schedule": None}, "schedule"),
         ({"schedule": {"waves": None}}, "schedule"),
         ({"userExperience": None}, "userExperience"),
-        ({"safeguards": {"enabled": True}}, "safeguards.enabled"),
-        ({"safeguards": None}, "safeguards.enabled"),
     ):
         refused = await client.patch(f"/v1/rollouts/{rollout['id']}", json=patch)
         assert refused.status_code == 422, (patch, refused.text)
@@ -165,6 +163,23 @@ async def test_removals_graph_cannot_be_told_are_422_and_send_nothing(
         rollout["userExperience"],
         {"enabled": False},
     )
+
+
+@pytest.mark.parametrize("patch", [{"safeguards": {"enabled": True}}, {"safeguards": None}])
+async def test_safeguards_turned_back_on_are_sent_as_an_empty_opt_out(
+    client: httpx.AsyncClient, simulator: SimulatorState, patch: dict[str, object]
+) -> None:
+    rollout = await create(client, safeguards={"enabled": False})
+
+    changed = await client.patch(f"/v1/rollouts/{rollout['id']}", json=patch)
+
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["safeguards"] == {"enabled": True}
+    [sent] = patches(simulator, rollout["graphDeploymentId"])
+    assert sent["settings"]["contentApplicability"]["safeguard"] == {
+        "@odata.type": "#microsoft.graph.windowsUpdates.safeguardSettings",
+        "disabledSafeguardProfiles": [],
+    }
 
 
 async def test_patch_of_the_update_is_422_and_sends_nothing(

@@ -98,10 +98,11 @@ def build_lifespan(
             clock=clock,
         )
         app.state.services = state
-        if settings.graph_mode == "simulator" and not settings.caller_auth_configured:
+        if not settings.caller_auth_configured:
             log.warning(
-                "OPEN MODE: Graph simulator and no caller authentication; every caller is"
-                " 'anonymous' with role admin. Never expose this service like this."
+                "OPEN MODE: no caller authentication; every caller is 'anonymous' with role"
+                " admin (Graph: %s). Never expose this service like this.",
+                settings.graph_mode,
             )
         log.info(
             "service started",

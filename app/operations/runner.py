@@ -307,17 +307,24 @@ class OperationRunner:
         operation_id: uuid.UUID,
         items: Sequence[OperationItem],
     ) -> None:
-        """Mirror what Graph accepted into audience_devices."""
+        """Mirror what Graph accepted into audience_devices (one statement per kind of change)."""
         now: datetime = self.clock()
-        for item in items:
-            membership = MEMBERSHIP[item.change]
-            if item.change in ADDS:
+        for change, membership in MEMBERSHIP.items():
+            ids = [item.device_id for item in items if item.change == change]
+            if not ids:
+                continue
+            if change in ADDS:
                 statement = insert(AudienceDevice).values(
-                    rollout_id=rollout_id,
-                    membership=membership,
-                    device_id=item.device_id,
-                    operation_id=operation_id,
-                    confirmed_at=now,
+                    [
+                        {
+                            "rollout_id": rollout_id,
+                            "membership": membership,
+                            "device_id": device_id,
+                            "operation_id": operation_id,
+                            "confirmed_at": now,
+                        }
+                        for device_id in ids
+                    ]
                 )
                 await session.execute(
                     statement.on_conflict_do_update(
@@ -330,7 +337,7 @@ class OperationRunner:
                     delete(AudienceDevice).where(
                         AudienceDevice.rollout_id == rollout_id,
                         AudienceDevice.membership == membership,
-                        AudienceDevice.device_id == item.device_id,
+                        AudienceDevice.device_id.in_(ids),
                     )
                 )
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Set up the project's virtualenv and run the service or the tests: needs only Python 3.11.
 
-    python3 scripts/dev.py run     # embedded PostgreSQL + Graph simulator on http://127.0.0.1:8000
-    python3 scripts/dev.py test    # the whole test suite (pytest arguments may follow)
-    python3 scripts/dev.py lint    # ruff check, ruff format --check, mypy app
+python3 scripts/dev.py run     # embedded PostgreSQL + Graph simulator on http://127.0.0.1:8000
+python3 scripts/dev.py test    # the whole test suite (pytest arguments may follow)
+python3 scripts/dev.py lint    # ruff check, ruff format --check, mypy app
 """
 
 from __future__ import annotations

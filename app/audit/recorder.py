@@ -70,6 +70,25 @@ class AuditRecorder:
         self.uow.session.add(event)
         return event
 
+    def _close(
+        self,
+        intent: AuditEvent,
+        outcome: str,
+        graph_request_ids: Sequence[str],
+        detail: dict[str, Any] | None,
+    ) -> AuditEvent:
+        """The outcome event of an intent: same action, rollout, operation and devices."""
+        return self.record(
+            action=intent.action,
+            outcome=outcome,
+            rollout_id=intent.rollout_id,
+            operation_id=intent.operation_id,
+            intent=intent,
+            device_ids=intent.device_ids,
+            graph_request_ids=graph_request_ids,
+            detail=detail,
+        )
+
     async def graph_write(
         self,
         *,
@@ -110,29 +129,11 @@ class AuditRecorder:
                 error.context.setdefault("operationId", str(operation_id))
             if on_failure is not None:
                 await on_failure(error)
-            self.record(
-                action=action,
-                outcome="failed",
-                rollout_id=rollout_id,
-                operation_id=operation_id,
-                intent=intent,
-                device_ids=device_ids,
-                graph_request_ids=error.request_ids,
-                detail=graph_error_detail(error),
-            )
+            self._close(intent, "failed", error.request_ids, graph_error_detail(error))
             await self.uow.commit()
             raise
         extra = await on_success(result.value) if on_success is not None else None
-        self.record(
-            action=action,
-            outcome="succeeded",
-            rollout_id=rollout_id,
-            operation_id=operation_id,
-            intent=intent,
-            device_ids=device_ids,
-            graph_request_ids=result.request_ids,
-            detail=extra,
-        )
+        self._close(intent, "succeeded", result.request_ids, extra)
         try:
             await self.uow.commit()
         except DatabaseUnavailable as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -42,57 +43,60 @@ async def reconcile_creating_rollouts(
             .order_by(Rollout.created_at)
             .with_for_update(skip_locked=True)
         )
-        for rollout in list(rows.scalars()):
-            audit = AuditRecorder(
-                uow,
-                ChangeContext(
-                    actor=RECONCILER, ticket=rollout.ticket, reason=rollout.reason, request_id=None
-                ),
-            )
-            if rollout.graph_audience_id is None:
-                rollout.status = "failed"
-                audit.record(
-                    action="rollout.create",
-                    outcome="failed",
-                    rollout_id=rollout.id,
-                    detail={"reconciled": True, "why": "no audience was created at Graph"},
-                )
-                continue
-            try:
-                found = await state.graph.find_deployment_by_audience(rollout.graph_audience_id)
-            except GraphError as error:
-                log.warning("reconciliation of %s postponed: %s", rollout.id, error)
-                continue
-            if found.value is None:
-                rollout.status = "failed"
-                audit.record(
-                    action="rollout.create",
-                    outcome="failed",
-                    rollout_id=rollout.id,
-                    graph_request_ids=found.request_ids,
-                    detail={
-                        "reconciled": True,
-                        "why": f"no deployment holds audience {rollout.graph_audience_id}",
-                    },
-                )
-                continue
-            rollout.status = "active"
-            rollout.graph_deployment_id = found.value.id
-            rollout.graph_state = graph_state_record(found.value, state.clock())
-            audit.record(
-                action="rollout.create",
-                outcome="succeeded",
-                rollout_id=rollout.id,
-                graph_request_ids=found.request_ids,
-                detail={
-                    "reconciled": True,
-                    "adopted": True,
-                    "graphDeploymentId": found.value.id,
-                    "graphAudienceId": rollout.graph_audience_id,
-                },
-            )
-            adopted.append(rollout.id)
+        settled = list(rows.scalars())
+        for rollout in settled:
+            if await _settle(state, uow, rollout):
+                adopted.append(rollout.id)
         await uow.commit()
-    for rollout_id in adopted:
-        state.operations.submit(rollout_id)
+    for rollout in settled:
+        # Adopted: apply its queued audience; failed: end those operations as not attempted.
+        if rollout.status != "creating":
+            state.operations.submit(rollout.id)
     return adopted
+
+
+async def _settle(state: AppState, uow: UnitOfWork, rollout: Rollout) -> bool:
+    """Adopt the rollout's deployment (True) or mark the rollout failed; postpone on errors."""
+    audit = AuditRecorder(
+        uow,
+        ChangeContext(
+            actor=RECONCILER, ticket=rollout.ticket, reason=rollout.reason, request_id=None
+        ),
+    )
+
+    def settled(outcome: str, request_ids: list[str], detail: dict[str, Any]) -> None:
+        audit.record(
+            action="rollout.create",
+            outcome=outcome,
+            rollout_id=rollout.id,
+            graph_request_ids=request_ids,
+            detail={"reconciled": True, **detail},
+        )
+
+    if rollout.graph_audience_id is None:
+        rollout.status = "failed"
+        settled("failed", [], {"why": "no audience was created at Graph"})
+        return False
+    try:
+        found = await state.graph.find_deployment_by_audience(rollout.graph_audience_id)
+    except GraphError as error:
+        log.warning("reconciliation of %s postponed: %s", rollout.id, error)
+        return False
+    if found.value is None:
+        rollout.status = "failed"
+        why = f"no deployment holds audience {rollout.graph_audience_id}"
+        settled("failed", found.request_ids, {"why": why})
+        return False
+    rollout.status = "active"
+    rollout.graph_deployment_id = found.value.id
+    rollout.graph_state = graph_state_record(found.value, state.clock())
+    settled(
+        "succeeded",
+        found.request_ids,
+        {
+            "adopted": True,
+            "graphDeploymentId": found.value.id,
+            "graphAudienceId": rollout.graph_audience_id,
+        },
+    )
+    return True

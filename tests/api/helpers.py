@@ -40,6 +40,14 @@ async def table_counts(app: FastAPI) -> tuple[int, int]:
     return int(rollouts or 0), int(events or 0)
 
 
+async def rollout_row(app: FastAPI, rollout_id: str) -> Rollout:
+    """The rollout's row as the database has it now."""
+    async with app.state.services.sessionmaker() as session:
+        row = await session.get(Rollout, uuid.UUID(rollout_id))
+        assert row is not None
+        return row
+
+
 async def audit_trail(app: FastAPI, rollout_id: str) -> list[AuditEvent]:
     """Every audit event of a rollout, in order."""
     async with app.state.services.sessionmaker() as session:

@@ -4,7 +4,6 @@ failure, and the rollout's recorded state is what Graph really holds."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,19 +17,12 @@ from app.operations.models import Operation
 from app.rollouts.models import Rollout
 from app.settings import Settings
 from app.simulator.state import SimulatorState
-from tests.api.helpers import audit_trail, device_ids, rollout_body, table_counts
+from tests.api.helpers import audit_trail, device_ids, rollout_body, rollout_row, table_counts
 from tests.conftest import NOW, fixed_clock
 
 
 def trail_of(events: list[Any], *actions: str) -> list[tuple[str, str]]:
     return [(e.action, e.outcome) for e in events if e.action in actions]
-
-
-async def rollout_row(app: FastAPI, rollout_id: str) -> Rollout:
-    async with app.state.services.sessionmaker() as session:
-        row = await session.get(Rollout, uuid.UUID(rollout_id))
-        assert row is not None
-        return row
 
 
 async def test_graph_refusing_the_create_is_502_and_the_rollout_failed(

@@ -3,7 +3,6 @@ and our commit must neither leave an unknown deployment behind nor make a second
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import httpx
@@ -14,7 +13,7 @@ from sqlalchemy import create_engine, select, text
 from app.rollouts.models import Rollout
 from app.rollouts.reconcile import reconcile_creating_rollouts
 from app.simulator.state import SimulatorState
-from tests.api.helpers import audit_trail, device_ids, rollout_body
+from tests.api.helpers import audit_trail, device_ids, rollout_body, rollout_row
 
 DEPLOYMENTS = "/admin/windows/updates/deployments"
 
@@ -44,13 +43,6 @@ def commit_fails_after_graph(clean_database: str) -> Iterator[None]:
     engine.dispose()
 
 
-async def _rollout(app: FastAPI, rollout_id: str) -> Rollout:
-    async with app.state.services.sessionmaker() as session:
-        rollout = await session.get(Rollout, uuid.UUID(rollout_id))
-        assert rollout is not None
-        return rollout
-
-
 async def test_a_failed_commit_after_graphs_201_is_adopted_not_repeated(
     client: httpx.AsyncClient,
     app: FastAPI,
@@ -68,7 +60,7 @@ async def test_a_failed_commit_after_graphs_201_is_adopted_not_repeated(
     assert problem["graphRequestId"]
     assert len(simulator.deployments) == 1
     deployment_id = next(iter(simulator.deployments))
-    rollout = await _rollout(app, rollout_id)
+    rollout = await rollout_row(app, rollout_id)
     assert (rollout.status, rollout.graph_deployment_id) == ("creating", None)
     assert rollout.graph_audience_id == simulator.deployments[deployment_id].audience_id
     trail = [(e.action, e.outcome) for e in await audit_trail(app, rollout_id)]
@@ -82,7 +74,7 @@ async def test_a_failed_commit_after_graphs_201_is_adopted_not_repeated(
     await app.state.services.operations.idle()
 
     assert [str(i) for i in adopted] == [rollout_id]
-    rollout = await _rollout(app, rollout_id)
+    rollout = await rollout_row(app, rollout_id)
     assert (rollout.status, rollout.graph_deployment_id) == ("active", deployment_id)
     assert _creates(simulator) == 1
     assert len(simulator.deployments) == 1

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.rollouts.schemas import PILOT_SETTINGS
+
 DEVICE_A = "0b8a3f5e-54f1-4b1d-9d7e-3c8f2a1b6c01"
 DEVICE_B = "5d2c7e10-8a4b-4c3e-9f21-7b6a5c4d3e02"
 DEVICE_C = "9e4f1a2b-3c5d-4e6f-8a7b-1c2d3e4f5a03"
@@ -18,13 +20,7 @@ CREATE_ROLLOUT: dict[str, Any] = {
             "update": {"kind": "feature", "version": "Windows 11, version 24H2"},
             "devices": [DEVICE_A, DEVICE_B],
             "exclusions": [DEVICE_C],
-            "schedule": {
-                "startAt": "2026-12-01T08:00:00Z",
-                "waves": {"devicesPerWave": 100, "every": "P7D"},
-            },
-            "monitoring": [{"signal": "rollback", "thresholdPercent": 5, "action": "pause"}],
-            "userExperience": {"offerAsOptional": False, "daysUntilForcedReboot": 2},
-            "safeguards": {"enabled": True},
+            **PILOT_SETTINGS,
         },
     },
     "expedite": {

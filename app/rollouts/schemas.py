@@ -25,6 +25,17 @@ from app.api_types import (
 )
 from app.operations.schemas import OperationOut
 
+# The settings of api.md's example rollout, shared by the request and response examples.
+PILOT_SETTINGS: dict[str, Any] = {
+    "schedule": {
+        "startAt": "2026-12-01T08:00:00Z",
+        "waves": {"devicesPerWave": 100, "every": "P7D"},
+    },
+    "monitoring": [{"signal": "rollback", "thresholdPercent": 5, "action": "pause"}],
+    "userExperience": {"offerAsOptional": False, "daysUntilForcedReboot": 2},
+    "safeguards": {"enabled": True},
+}
+
 ROLLOUT_EXAMPLE: dict[str, Any] = {
     "id": "6f1c2a4e-8b3d-4f5a-9c7e-2d1b0a9f8e7d",
     "graphDeploymentId": "b5171742-1742-b517-4217-17b5421717b5",
@@ -37,13 +48,7 @@ ROLLOUT_EXAMPLE: dict[str, Any] = {
         "displayName": "Windows 11, version 24H2",
         "buildNumber": "26100",
     },
-    "schedule": {
-        "startAt": "2026-12-01T08:00:00Z",
-        "waves": {"devicesPerWave": 100, "every": "P7D"},
-    },
-    "monitoring": [{"signal": "rollback", "thresholdPercent": 5, "action": "pause"}],
-    "userExperience": {"offerAsOptional": False, "daysUntilForcedReboot": 2},
-    "safeguards": {"enabled": True},
+    **PILOT_SETTINGS,
     "state": {
         "effective": "offering",
         "requested": "none",

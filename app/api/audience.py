@@ -19,7 +19,8 @@ from app.operations.schemas import OperationOut
 from app.operations.views import operation_out
 from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 from app.rollouts import repository
-from app.rollouts.service import check_ticket, ensure_actionable, refresh_state
+from app.rollouts.lifecycle import ensure_actionable, refresh_state
+from app.rollouts.service import check_ticket
 
 router = APIRouter(prefix="/v1/rollouts", tags=["audience"])
 

@@ -15,16 +15,12 @@ from app.operations.views import operation_out
 from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 from app.problems import FieldError, ValidationFailed
 from app.rollouts import repository
+from app.rollouts.create import create_rollout
+from app.rollouts.lifecycle import change_state, delete_rollout, refresh_state
 from app.rollouts.models import Rollout
+from app.rollouts.patch import patch_rollout
 from app.rollouts.schemas import ChangeRequest, RolloutCreate, RolloutOut
-from app.rollouts.service import (
-    RolloutServices,
-    change_state,
-    create_rollout,
-    delete_rollout,
-    patch_rollout,
-    refresh_state,
-)
+from app.rollouts.service import RolloutServices
 from app.rollouts.views import rollout_out
 from app.state import AppState
 from app.unit_of_work import UnitOfWork

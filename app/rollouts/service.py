@@ -22,7 +22,6 @@ from app.rollouts.schemas import (
 )
 from app.unit_of_work import UnitOfWork
 
-
 SETTINGS_FIELDS = ("schedule", "monitoring", "userExperience", "safeguards")
 
 

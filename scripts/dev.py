@@ -56,6 +56,7 @@ def main(args: list[str]) -> int:
     command, rest = args[0], args[1:]
     if command == "run":
         port = os.environ.get("PORT", "8000")
+        os.environ.setdefault("LOG_FORMAT", "console")  # a person is reading; JSON is for machines
         print(f"Swagger UI: http://127.0.0.1:{port}/docs", flush=True)
         os.chdir(REPO)
         argv = [str(PYTHON), "-m", "app", "serve", "--port", port, *rest]

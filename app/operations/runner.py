@@ -86,21 +86,40 @@ class OperationRunner:
         self.chunk_size = chunk_size
         self.clock = clock
         self._tasks: set[asyncio.Task[None]] = set()
+        self._running: dict[uuid.UUID, asyncio.Task[None]] = {}
+        self._again: set[uuid.UUID] = set()
 
     def submit(self, rollout_id: uuid.UUID) -> asyncio.Task[None]:
-        """Start applying the rollout's unfinished operations in the background."""
+        """Start applying the rollout's unfinished operations in the background.
+
+        One task per rollout in this process: a submit while one runs asks it to look again
+        when done, instead of another task holding a connection while it waits for the lock.
+        """
+        running = self._running.get(rollout_id)
+        if running is not None:
+            self._again.add(rollout_id)
+            return running
         task = asyncio.get_running_loop().create_task(self._guarded(rollout_id))
+        self._running[rollout_id] = task
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
 
     async def _guarded(self, rollout_id: uuid.UUID) -> None:
         try:
-            await self.run(rollout_id)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("operation runner failed; unfinished items stay pending for a resume")
+            while True:
+                self._again.discard(rollout_id)
+                try:
+                    await self.run(rollout_id)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("operation runner failed; pending items wait for a resume")
+                    return
+                if rollout_id not in self._again:
+                    return
+        finally:
+            self._running.pop(rollout_id, None)
 
     async def idle(self) -> None:
         """Wait until every submitted run has ended (tests and shutdown)."""

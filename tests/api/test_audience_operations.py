@@ -370,3 +370,25 @@ async def test_an_operation_whose_rollout_was_archived_meanwhile_sends_nothing(
     assert "archived" in (items[0].error_message or "")
     got = (await client.get(f"/v1/operations/{operation.id}")).json()
     assert (got["status"], got["failed"]) == ("failed", 3)
+
+
+async def test_a_burst_of_changes_to_one_rollout_applies_each_device_once(
+    client: httpx.AsyncClient, app: FastAPI, simulator: SimulatorState
+) -> None:
+    rollout = await create_rollout(client)
+    batches = [device_ids(3, str(n)) for n in range(1, 9)]
+
+    answers = [
+        await change(client, rollout["id"], {"addDevices": batch}, wait=None) for batch in batches
+    ]
+    await app.state.services.operations.idle()
+
+    assert {a.status_code for a in answers} == {202}
+    for answer in answers:
+        operation = (await client.get(answer.headers["location"])).json()
+        assert (operation["status"], operation["succeeded"]) == ("succeeded", 3)
+    every = [d for batch in batches for d in batch]
+    assert sorted(simulator.members(audience_of(simulator, rollout))) == sorted(every)
+    assert Counter(sent_ids(simulator.find("POST", "updateAudience"), "addMembers")) == Counter(
+        every
+    )

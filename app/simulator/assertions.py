@@ -59,8 +59,8 @@ def _verified_claims(assertion: str, alg: str, certificates: list[str]) -> dict[
                     options={"verify_aud": False, "verify_exp": False},
                 )
             )
-        except jwt.InvalidTokenError:
-            continue
+        except (jwt.InvalidTokenError, TypeError, ValueError):
+            continue  # wrong key, or a key of another kind (e.g. EC: Entra takes RSA only)
     raise AssertionInvalid(
         "AADSTS700027: Client assertion failed signature validation: no registered certificate "
         "matches the signing key."

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+import trustme
 
 from app.simulator import SimulatorState
 from tests.simulator.keys import ClientCertificate, make_client_certificate
@@ -217,3 +218,18 @@ async def test_token_calls_are_recorded_without_secrets(
     }
     assert "s3cret" not in repr(state.calls)
     assert state.writes() == []
+
+
+async def test_a_registered_ec_certificate_is_a_refusal_not_a_crash(
+    anon: httpx.AsyncClient, state: SimulatorState, cert: ClientCertificate
+) -> None:
+    ec = trustme.CA().issue_cert("ec-client", key_type=trustme.KeyType.ECDSA)
+    state.register_certificate(ec.cert_chain_pems[0].bytes())
+    answer = await token(
+        anon,
+        client_id="app-1",
+        client_assertion_type=ASSERTION_TYPE,
+        client_assertion=cert.assertion("app-1", TOKEN_URL),
+    )
+    assert answer.status_code == 401
+    assert answer.json()["error"] == "invalid_client"

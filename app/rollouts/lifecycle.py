@@ -138,14 +138,19 @@ async def delete_rollout(
             f"Rollout {rollout.id} is {rollout.status}; Graph has no deployment."
         )
     deployment_id = rollout.graph_deployment_id
+    gone_already: list[bool] = []
 
     async def call() -> GraphResult[None]:
-        return await services.graph.delete_deployment(deployment_id)
+        try:
+            return await services.graph.delete_deployment(deployment_id)
+        except GraphNotFound as gone:  # deleted between our read and the DELETE: done
+            gone_already.append(True)
+            return GraphResult(None, list(gone.request_ids))
 
     async def succeeded(_: None) -> dict[str, Any]:
         rollout.status = "deleted"
         rollout.deleted_at = services.clock()
-        return {"graphDeploymentId": deployment_id}
+        return {"graphDeploymentId": deployment_id, "alreadyGone": bool(gone_already)}
 
     await AuditRecorder(services.uow, context).graph_write(
         action="rollout.delete",

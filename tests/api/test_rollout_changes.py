@@ -435,3 +435,20 @@ async def test_deleting_a_deployment_already_deleted_outside_settles_as_deleted(
         "succeeded",
         "graph",
     )
+
+
+async def test_a_deployment_gone_between_the_read_and_the_delete_counts_as_deleted(
+    client: httpx.AsyncClient, app: FastAPI, simulator: SimulatorState
+) -> None:
+    rollout = await create(client)
+    simulator.faults.inject(404, method="DELETE", code="NotFound", message="gone")
+
+    deleted = await client.delete(f"/v1/rollouts/{rollout['id']}", params={"ticket": "CHG9"})
+
+    assert deleted.status_code == 200, deleted.text
+    assert deleted.json()["state"]["effective"] == "deleted"
+    [refused] = simulator.find("DELETE")
+    last = (await audit_trail(app, rollout["id"]))[-1]
+    assert (last.action, last.outcome, last.ticket) == ("rollout.delete", "succeeded", "CHG9")
+    assert last.detail["alreadyGone"] is True
+    assert last.graph_request_ids == [refused.request_id]

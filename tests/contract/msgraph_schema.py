@@ -20,6 +20,8 @@ short action spellings (`.../audience/updateAudience`, `/updatableAssets/enrollA
 Every function raises `ContractError` (an AssertionError listing every problem) and returns None
 when the body conforms; the `*_errors` twins return the problems as a list of strings instead.
 
+The YAML is vendored in `spec/` (provenance, SHA-256 and licence in `spec/SOURCE.md`).
+
 How Microsoft's OpenAPI 3.0 is read: `nullable` becomes "or null", `$ref`s to
 `#/components/schemas/X` resolve through a `referencing` registry, `x-*` keys and descriptions
 are dropped, int32/int64 numbers must be integers, date-time and duration are checked through the
@@ -51,7 +53,8 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-SPEC_PATH = Path(__file__).resolve().parents[2].parent / "shared/graph/WindowsUpdates.yml"
+SPEC_DIR = Path(__file__).resolve().parent / "spec"
+SPEC_PATH = SPEC_DIR / "WindowsUpdates.yml"  # vendored; provenance and licence in spec/SOURCE.md
 ROOT = "/admin/windows/updates"
 NS = "microsoft.graph.windowsUpdates"
 REF_PREFIX = "#/components/schemas/"
@@ -226,19 +229,14 @@ class ContractError(AssertionError):
         self.errors = errors
 
 
-def spec_available() -> bool:
-    """True when Microsoft's WindowsUpdates.yml is where SPEC_PATH says."""
-    return SPEC_PATH.is_file()
-
-
-def skip_reason() -> str:
-    """Why contract tests skip when the spec is missing."""
-    return f"Microsoft's OpenAPI for windowsUpdates is not at {SPEC_PATH}"
-
-
 @functools.lru_cache(maxsize=1)
 def load_spec() -> dict[str, Any]:
-    """The parsed YAML (cached)."""
+    """The parsed YAML (cached); a missing file is an error, never a reason to skip."""
+    if not SPEC_PATH.is_file():
+        raise FileNotFoundError(
+            f"Microsoft's OpenAPI for windowsUpdates must be vendored at {SPEC_PATH} "
+            "(see spec/SOURCE.md)"
+        )
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     with SPEC_PATH.open(encoding="utf-8") as handle:
         spec: dict[str, Any] = yaml.load(handle, Loader=loader)

@@ -31,10 +31,6 @@ from app.simulator.calls import CallRecord
 from app.simulator.catalog import QUALITY_2026_11_B, WIN11_24H2
 from tests.contract import msgraph_schema
 
-pytestmark = pytest.mark.skipif(
-    not msgraph_schema.spec_available(), reason=msgraph_schema.skip_reason()
-)
-
 NS = "#microsoft.graph.windowsUpdates."
 FEATURE = ContentSpec(WIN11_24H2, "feature")
 QUALITY = ContentSpec(QUALITY_2026_11_B, "quality")

@@ -14,8 +14,6 @@ from app.simulator.clock import SimulatorClock
 from tests.contract import msgraph_schema as contract
 from tests.simulator.support import DEVICE, NOW, NS, ROOT, content, devices, guid, quality_content
 
-pytestmark = pytest.mark.skipif(not contract.spec_available(), reason=contract.skip_reason())
-
 FULL_SETTINGS = {
     "schedule": {
         "startDateTime": "2026-12-01T00:00:00Z",

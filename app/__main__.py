@@ -1,4 +1,4 @@
-"""Command line: ``python -m app serve | migrate | export-openapi``."""
+"""Command line: ``python -m app serve | migrate | doctor | export-openapi``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,12 @@ import json
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
+
+from app.settings import Settings, get_settings, refusal_message
+
 DEFAULT_SPEC_PATH = Path("openapi/openapi.json")
+CONFIGURATION_REFUSED = 2
 
 
 def export_openapi_text() -> str:
@@ -20,6 +25,7 @@ def export_openapi_text() -> str:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    get_settings()  # a refused configuration stops here, before uvicorn imports the app
     uvicorn.run("app.main:app", host=args.host, port=args.port, proxy_headers=True, log_config=None)
     return 0
 
@@ -27,7 +33,6 @@ def _serve(args: argparse.Namespace) -> int:
 def _migrate(_: argparse.Namespace) -> int:
     from app.embedded_db import start_embedded_postgres
     from app.migrate import upgrade_to_head
-    from app.settings import get_settings
 
     settings = get_settings()
     url = settings.database_url or start_embedded_postgres(settings.data_dir)
@@ -62,7 +67,13 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--output", default=str(DEFAULT_SPEC_PATH), help="file, or - for stdout")
     export.set_defaults(run=_export_openapi)
     args = parser.parse_args(argv)
-    result: int = args.run(args)
+    try:
+        result: int = args.run(args)
+    except ValidationError as exc:
+        if exc.title != Settings.__name__:
+            raise
+        print(refusal_message(exc), file=sys.stderr)
+        return CONFIGURATION_REFUSED
     return result
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -38,12 +39,23 @@ class Settings(BaseSettings):
     reconcile_interval_seconds: float = Field(default=60.0, gt=0)
     reconcile_after_seconds: float = Field(default=300.0, ge=0)
 
+    # Read only to refuse them: caller authentication is not built yet (see _refuse_unbuilt).
     api_keys: str | None = None
     auth_jwt_issuer: str | None = None
     auth_jwt_audience: str | None = None
     auth_jwks_url: str | None = None
     auth_roles_claim: str = "roles"
-    require_ticket: bool = False
+    require_ticket: bool = Field(
+        default=False, description="default: true when GRAPH_MODE=live, else false"
+    )
+    enrollment_confirm_seconds: float = Field(default=600.0, ge=0)
+
+    # Read only to refuse them: these features are not built yet (see _refuse_unbuilt).
+    approvals: str | None = None
+    approval_ttl: str | None = None
+    rate_limit_per_minute: str | None = None
+    graph_concurrency: str | None = None
+    run_worker: bool = True
 
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
     log_format: Literal["json", "console"] = "json"
@@ -67,11 +79,83 @@ class Settings(BaseSettings):
                 raise ValueError("GRAPH_MODE=live needs " + ", ".join(missing))
         return self
 
+    @model_validator(mode="after")
+    def _refuse_unbuilt(self) -> Settings:
+        """A setting the service would ignore is refused: ignoring it would mislead."""
+        reasons = unbuilt_setting_reasons(self)
+        if reasons:
+            raise ValueError("; ".join(reasons))
+        return self
+
+    @model_validator(mode="after")
+    def _ticket_required_against_live_graph(self) -> Settings:
+        if "require_ticket" not in self.model_fields_set:
+            self.require_ticket = self.graph_mode == "live"
+        return self
+
     @property
     def caller_auth_configured(self) -> bool:
         """True when API keys or the three bearer-token settings are set."""
         jwt = all((self.auth_jwt_issuer, self.auth_jwt_audience, self.auth_jwks_url))
         return bool(self.api_keys) or jwt
+
+
+CALLER_AUTH_SETTINGS = (
+    "API_KEYS",
+    "AUTH_JWT_ISSUER",
+    "AUTH_JWT_AUDIENCE",
+    "AUTH_JWKS_URL",
+    "AUTH_ROLES_CLAIM",
+)
+UNBUILT_FEATURES = {
+    "APPROVALS": "change approvals",
+    "APPROVAL_TTL": "change approvals",
+    "RATE_LIMIT_PER_MINUTE": "rate limiting",
+    "GRAPH_CONCURRENCY": "concurrent Graph calls",
+}
+
+
+def _given(settings: Settings, names: Iterable[str]) -> list[str]:
+    """The environment names among `names` that were set to something not blank."""
+    return [
+        env
+        for env in names
+        if env.lower() in settings.model_fields_set
+        and str(getattr(settings, env.lower()) or "").strip()
+    ]
+
+
+def unbuilt_setting_reasons(settings: Settings) -> list[str]:
+    """Why each given setting of a feature not built yet is refused, and what to do."""
+    reasons = []
+    auth = _given(settings, CALLER_AUTH_SETTINGS)
+    if auth:
+        reasons.append(
+            "caller authentication is not built yet in this version; unset "
+            + ", ".join(auth)
+            + " (the service runs open only with the built-in simulator)"
+        )
+    for env in _given(settings, UNBUILT_FEATURES):
+        reasons.append(
+            f"{env} sets {UNBUILT_FEATURES[env]}, which are not built yet in this version;"
+            f" unset {env} (the service would ignore it)"
+        )
+    if not settings.run_worker:
+        reasons.append(
+            "separate worker processes are not built yet in this version; unset RUN_WORKER or"
+            " set it to true (the API process runs the operations itself)"
+        )
+    return reasons
+
+
+def refusal_message(error: ValidationError) -> str:
+    """One line saying why the environment was refused, naming variables, never their values."""
+    parts = []
+    for item in error.errors():
+        message = str(item["msg"]).removeprefix("Value error, ")
+        names = [str(part).upper() for part in item["loc"]]
+        parts.append(f"{'.'.join(names)}: {message}" if names else message)
+    return "configuration refused: " + "; ".join(parts)
 
 
 @lru_cache

@@ -2,10 +2,46 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from pydantic import ValidationError
 
-from app.settings import Settings
+from app.settings import Settings, refusal_message
+from tests.db_server import REPO
+
+CONTRACT_ENV = (
+    "API_KEYS",
+    "AUTH_JWT_ISSUER",
+    "AUTH_JWT_AUDIENCE",
+    "AUTH_JWKS_URL",
+    "AUTH_ROLES_CLAIM",
+    "APPROVALS",
+    "APPROVAL_TTL",
+    "RATE_LIMIT_PER_MINUTE",
+    "GRAPH_CONCURRENCY",
+    "RUN_WORKER",
+    "REQUIRE_TICKET",
+    "ENROLLMENT_CONFIRM_SECONDS",
+    "GRAPH_MODE",
+)
+
+
+@pytest.fixture(autouse=True)
+def _contract_env_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts from an environment that sets none of the settings under test."""
+    for name in CONTRACT_ENV:
+        monkeypatch.delenv(name, raising=False)
+
+
+def _refusal(monkeypatch: pytest.MonkeyPatch, **env: str) -> str:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError) as refused:
+        Settings()
+    return refusal_message(refused.value)
 
 
 def test_live_graph_without_credentials_is_refused_naming_what_is_missing() -> None:
@@ -32,13 +68,126 @@ def test_environment_variables_use_the_contract_names(monkeypatch: pytest.Monkey
     monkeypatch.setenv("GRAPH_MAX_IDS_PER_CALL", "150")
     monkeypatch.setenv("REQUIRE_TICKET", "true")
     monkeypatch.setenv("LOG_FORMAT", "console")
+    monkeypatch.setenv("ENROLLMENT_CONFIRM_SECONDS", "90")
     settings = Settings()
     assert (settings.graph_max_ids_per_call, settings.require_ticket) == (150, True)
     assert settings.log_format == "console"
+    assert settings.enrollment_confirm_seconds == 90
 
 
-def test_caller_authentication_counts_as_configured_only_when_complete() -> None:
-    assert not Settings(
-        auth_jwt_issuer="https://idp", auth_jwt_audience="api"
-    ).caller_auth_configured
-    assert Settings(api_keys="ci:operator:" + "0" * 64).caller_auth_configured
+def test_enrollment_confirmation_waits_ten_minutes_unless_told_and_never_negative() -> None:
+    assert Settings().enrollment_confirm_seconds == 600
+    assert Settings(enrollment_confirm_seconds=0).enrollment_confirm_seconds == 0
+    with pytest.raises(ValidationError):
+        Settings(enrollment_confirm_seconds=-1)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["API_KEYS", "AUTH_JWT_ISSUER", "AUTH_JWT_AUDIENCE", "AUTH_JWKS_URL", "AUTH_ROLES_CLAIM"],
+)
+def test_any_caller_authentication_setting_is_refused_until_it_is_built(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    message = _refusal(monkeypatch, **{name: "configured"})
+    assert "caller authentication is not built yet" in message
+    assert f"unset {name}" in message
+    assert "only with the built-in simulator" in message
+
+
+def test_the_refusal_names_every_caller_authentication_setting_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    message = _refusal(
+        monkeypatch,
+        AUTH_JWT_ISSUER="https://idp",
+        AUTH_JWT_AUDIENCE="api",
+        AUTH_JWKS_URL="https://idp/keys",
+    )
+    assert "unset AUTH_JWT_ISSUER, AUTH_JWT_AUDIENCE, AUTH_JWKS_URL" in message
+
+
+def test_blank_caller_authentication_settings_configure_nothing_and_are_accepted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("API_KEYS", "")
+    monkeypatch.setenv("AUTH_JWT_ISSUER", " ")
+    assert not Settings().caller_auth_configured
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "feature"),
+    [
+        ("APPROVALS", "create,delete", "change approvals"),
+        ("APPROVAL_TTL", "P3D", "change approvals"),
+        ("RATE_LIMIT_PER_MINUTE", "600", "rate limiting"),
+        ("GRAPH_CONCURRENCY", "4", "concurrent Graph calls"),
+    ],
+)
+def test_settings_of_features_not_built_yet_are_refused(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, feature: str
+) -> None:
+    message = _refusal(monkeypatch, **{name: value})
+    assert f"{name} sets {feature}, which are not built yet" in message
+    assert f"unset {name}" in message
+
+
+def test_a_separate_worker_is_refused_but_the_built_in_one_is_accepted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    message = _refusal(monkeypatch, RUN_WORKER="false")
+    assert "separate worker processes are not built yet" in message
+    assert "unset RUN_WORKER or set it to true" in message
+    monkeypatch.setenv("RUN_WORKER", "true")
+    assert Settings().run_worker is True
+
+
+def test_every_refusal_is_reported_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    message = _refusal(monkeypatch, API_KEYS="ci:operator:00", APPROVALS="create", RUN_WORKER="0")
+    assert message.count("not built yet") == 3
+
+
+def test_the_refusal_is_one_line_and_never_shows_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRAPH_CLIENT_SECRET", "do-not-print-me")
+    message = _refusal(monkeypatch, API_KEYS="ci:operator:feedface", GRAPH_MAX_IDS_PER_CALL="0")
+    assert message.startswith("configuration refused: ")
+    assert "GRAPH_MAX_IDS_PER_CALL: Input should be greater than or equal to 1" in message
+    assert "\n" not in message
+    assert "do-not-print-me" not in message
+    assert "feedface" not in message
+
+
+@pytest.mark.parametrize(
+    ("mode", "env", "expected"),
+    [
+        ("live", {}, True),
+        ("simulator", {}, False),
+        ("live", {"REQUIRE_TICKET": "false"}, False),
+        ("simulator", {"REQUIRE_TICKET": "true"}, True),
+    ],
+)
+def test_a_ticket_is_required_against_the_real_graph_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch, mode: str, env: dict[str, str], expected: bool
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    credentials = {"graph_tenant_id": "t", "graph_client_id": "c", "graph_client_secret": "s"}
+    settings = Settings(graph_mode=mode, **credentials)  # type: ignore[arg-type]
+    assert settings.require_ticket is expected
+
+
+def test_serve_prints_the_refusal_on_one_line_and_exits_non_zero() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "app", "serve", "--port", "1"],
+        cwd=REPO,
+        env={**os.environ, "API_KEYS": "ci:operator:" + "0" * 64, "DATABASE_URL": "unused"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "configuration refused: caller authentication is not built yet in this version;"
+        " unset API_KEYS (the service runs open only with the built-in simulator)"
+    ]

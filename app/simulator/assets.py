@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from app.simulator.catalog import category_of
 from app.simulator.errors import bad_request
 from app.simulator.models import CATEGORIES, Device, Enrollment
 from app.simulator.registration import ERROR_TYPE, registration_errors
@@ -49,21 +50,23 @@ def device_json(device: Device) -> dict[str, Any]:
 def change_enrollment(state: SimulatorState, action: str, category: str, ids: list[str]) -> None:
     """Start enrolling/unenrolling devices; they settle after the async delay.
 
-    Devices with registration errors never finish enrolling: they stay `enrolling`.
+    Devices with registration errors never finish enrolling: they stay `enrolling`. Unenrolling
+    also takes each device out of the audiences of that category's deployments (see _unenrolled).
     """
     transient, final = ENROLL_TARGETS[action]
     for device_id in ids:
         device = ensure_device(state, device_id)
-        current = device.enrollment[category]
-        if current.state == final or (action == "unenroll" and current.state == "notEnrolled"):
+        current = device.enrollment[category].state
+        settled = current == final or (action == "unenroll" and current == "notEnrolled")
+        if not settled:
+            device.enrollment[category] = Enrollment(transient, state.now())
+        if action == "enroll":
+            if not (settled or device.errors):
+                settle = functools.partial(_settle, state, device, category, transient, final)
+                state.schedule(f"enroll {device_id} ({category})", settle)
             continue
-        device.enrollment[category] = Enrollment(transient, state.now())
-        if action == "enroll" and device.errors:
-            continue
-        state.schedule(
-            f"{action} {device_id} ({category})",
-            functools.partial(_settle, state, device, category, transient, final),
-        )
+        unenroll = functools.partial(_unenrolled, state, device, category)
+        state.schedule(f"unenroll {device_id} ({category})", unenroll)
 
 
 def _settle(
@@ -71,6 +74,25 @@ def _settle(
 ) -> None:
     if device.enrollment[category].state == transient:
         device.enrollment[category] = Enrollment(final, state.now())
+
+
+def _unenrolled(state: SimulatorState, device: Device, category: str) -> None:
+    """The device is unenrolled and leaves every audience of that category's deployments.
+
+    [doc] "Manage driver approvals" (concepts/windowsupdates-manage-driver-update.md, section
+    "Unenroll from driver management"): "The unenrolled device is removed from all audiences and
+    deployments that contains content for the given update category. The device remains
+    registered with the service and is still enrolled ... for other update categories". Standalone
+    audiences with no deployment hold no content, so they keep the device.
+    """
+    _settle(state, device, category, "unenrolling", "notEnrolled")
+    for deployment in state.deployments.values():
+        if category_of(deployment.entry_type) != category:
+            continue
+        audience = state.audiences.get(deployment.audience_id)
+        if audience is not None:
+            audience.members.pop(device.id, None)
+            audience.exclusions.pop(device.id, None)
 
 
 def parse_enrollment_body(body: Any, *, by_id: bool, cap: int) -> tuple[str, list[str]]:

@@ -148,6 +148,14 @@ def seed_catalog() -> dict[str, dict[str, Any]]:
     return {entry["id"]: copy.deepcopy(entry) for entry in _SEED}
 
 
+CATEGORY_OF_TYPE = {FEATURE_TYPE: "feature", QUALITY_TYPE: "quality"}
+
+
+def category_of(entry_type: str) -> str | None:
+    """The update category (feature, quality) of a catalog entry's @odata.type."""
+    return CATEGORY_OF_TYPE.get(entry_type)
+
+
 def is_feature(entry: dict[str, Any]) -> bool:
     """True for a featureUpdateCatalogEntry."""
     return bool(entry.get("@odata.type") == FEATURE_TYPE)

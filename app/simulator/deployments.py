@@ -45,10 +45,21 @@ def _entry_for(state: SimulatorState, content: dict[str, Any]) -> dict[str, Any]
     return entry
 
 
+RATE_DRIVEN = odata_type("rateDrivenRolloutSettings")
+
+
 def _with_defaults(settings: dict[str, Any]) -> dict[str, Any]:
+    """Fill the documented defaults of a gradual rollout.
+
+    [doc] rateDrivenRolloutSettings resource page: durationBetweenOffers "Default value is `P1D`";
+    devicesPerOffer "When devicesPerOffer is not set, all devices in the deployment are offered
+    content at the same time" - so it may be left out, and reads back as null (unset).
+    """
     rollout = (settings.get("schedule") or {}).get("gradualRollout")
     if rollout and rollout.get("durationBetweenOffers") is None:
         rollout["durationBetweenOffers"] = "P1D"
+    if rollout and rollout.get("@odata.type") == RATE_DRIVEN:
+        rollout.setdefault("devicesPerOffer", None)
     return settings
 
 

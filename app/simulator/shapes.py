@@ -64,7 +64,8 @@ TYPES: dict[str, dict[str, Field]] = {
     "gradualRolloutSettings": {"durationBetweenOffers": Field("duration")},
     "rateDrivenRolloutSettings": {
         "durationBetweenOffers": Field("duration"),
-        "devicesPerOffer": Field("int", minimum=1, nullable=False, required=True),
+        # Optional: unset means "all devices at once" (see deployments._with_defaults).
+        "devicesPerOffer": Field("int", minimum=1),
     },
     "dateDrivenRolloutSettings": {
         "durationBetweenOffers": Field("duration"),

@@ -97,6 +97,7 @@ async def test_deployment_create_get_list_patch_delete(
     contract.validate_request_body("POST", f"{ROOT}/deployments", q)
     await check(client, "POST", f"{ROOT}/deployments", json=q)
     for settings in (
+        {"schedule": {"gradualRollout": {"@odata.type": f"#{NS}.rateDrivenRolloutSettings"}}},
         {"schedule": {"gradualRollout": {"endDateTime": "2027-01-01T00:00:00Z"}}},
         {
             "schedule": {

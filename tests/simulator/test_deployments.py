@@ -121,6 +121,23 @@ async def test_rate_driven_rollout_defaults_duration_between_offers_to_one_day(
     }
 
 
+@pytest.mark.parametrize("given", [{}, {"durationBetweenOffers": "P2D"}])
+async def test_rate_driven_rollout_without_devices_per_offer_offers_all_at_once(
+    client: httpx.AsyncClient, given: dict[str, Any]
+) -> None:
+    """[doc] rateDrivenRolloutSettings: "When devicesPerOffer is not set, all devices in the
+    deployment are offered content at the same time"; durationBetweenOffers defaults to P1D."""
+    typed = {"@odata.type": f"#{NS}.rateDrivenRolloutSettings", **given}
+    body = await create_deployment(client, settings=rollout(**typed))
+    assert body["settings"]["schedule"]["gradualRollout"] == {
+        "@odata.type": f"#{NS}.rateDrivenRolloutSettings",
+        "devicesPerOffer": None,
+        "durationBetweenOffers": given.get("durationBetweenOffers", "P1D"),
+    }
+    again = await get_deployment(client, body["id"])
+    assert again["settings"] == body["settings"]
+
+
 async def test_date_and_duration_driven_rollouts_are_accepted(client: httpx.AsyncClient) -> None:
     dated = await create_deployment(client, settings=rollout(endDateTime="2026-12-31T00:00:00Z"))
     assert (

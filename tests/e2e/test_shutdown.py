@@ -1,0 +1,95 @@
+"""`python -m app serve` on its embedded PostgreSQL stops that server when it is stopped itself."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from tests.db_server import REPO
+from tests.e2e.test_served import _free_port
+
+START_SECONDS = 90
+STOP_SECONDS = 30
+
+
+def _postgres_processes_of(pgdata: Path) -> list[psutil.Process]:
+    """Every live postgres process whose command line or working directory names `pgdata`."""
+    found = []
+    for process in psutil.process_iter(["pid", "name", "cmdline"]):
+        try:
+            if "postgres" not in (process.info["name"] or ""):
+                continue
+            cmdline = " ".join(process.info["cmdline"] or [])
+            cwd = process.cwd()
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+        if str(pgdata) in cmdline or cwd.startswith(str(pgdata)):
+            found.append(process)
+    return found
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    """DATA_DIR for the service; a server the test finds left over is stopped afterwards."""
+    yield tmp_path / "data"
+    for process in _postgres_processes_of((tmp_path / "data" / "postgres").resolve()):
+        process.terminate()
+
+
+def _wait_until_ready(process: subprocess.Popen[bytes], base: str) -> None:
+    deadline = time.monotonic() + START_SECONDS
+    while True:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            output = process.communicate()[0].decode(errors="replace")
+            raise AssertionError(f"the service did not become ready:\n{output}")
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
+def test_stopping_the_service_stops_its_embedded_postgres(
+    data_dir: Path, stop_signal: signal.Signals
+) -> None:
+    pgdata = (data_dir / "postgres").resolve()
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    env.update(DATA_DIR=str(data_dir), LOG_FORMAT="console", GRAPH_MODE="simulator")
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "serve", "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait_until_ready(process, f"http://127.0.0.1:{port}")
+        assert _postgres_processes_of(pgdata), "the embedded PostgreSQL was not found running"
+        assert (pgdata / "postmaster.pid").is_file()
+
+        process.send_signal(stop_signal)
+        output = process.communicate(timeout=STOP_SECONDS)[0].decode(errors="replace")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    assert "embedded PostgreSQL stopped" in output, output
+    deadline = time.monotonic() + 5  # children of the postmaster may take a moment to go
+    while (left := _postgres_processes_of(pgdata)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [process.cmdline() for process in left] == [], output
+    assert not (pgdata / "postmaster.pid").exists(), output

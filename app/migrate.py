@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Connection, inspect, text
+
+VERSION_TABLE = "alembic_version"  # alembic's default; migrations/env.py keeps it
 
 
 def migrations_dir() -> Path:
@@ -38,11 +40,20 @@ def upgrade_to_head(database_url: str) -> None:
     command.upgrade(alembic_config(database_url), "head")
 
 
-def head_revisions(database_url: str) -> set[str]:
-    """The revisions the code expects the database to be at."""
-    return set(ScriptDirectory.from_config(alembic_config(database_url)).get_heads())
+def head_revisions(database_url: str | None = None) -> set[str]:
+    """The revisions the code expects every database to be at, read from the scripts once per
+    process (they do not depend on `database_url`, which callers may still pass)."""
+    return set(_script_heads(migrations_dir()))
+
+
+@lru_cache
+def _script_heads(scripts: Path) -> frozenset[str]:
+    return frozenset(ScriptDirectory(str(scripts)).get_heads())
 
 
 def current_revisions(connection: Connection) -> set[str]:
-    """The revisions the database says it is at."""
-    return set(MigrationContext.configure(connection).get_current_heads())
+    """The revisions the database says it is at, read from alembic's version table directly
+    (alembic's MigrationContext would log two INFO lines on every readiness probe)."""
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return set()
+    return set(connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars())

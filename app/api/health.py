@@ -63,7 +63,7 @@ async def readyz(request: Request) -> Readiness:
             await connection.execute(text("SELECT 1"))
             current = await connection.run_sync(current_revisions)
         checks["database"] = "ok"
-        expected = await asyncio.to_thread(head_revisions, state.database_url)
+        expected = await asyncio.to_thread(head_revisions)
         checks["schema"] = "ok" if current == expected else "failed"
         if current != expected:
             reasons.append(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import uuid
 
 import httpx
+import pytest
 
 from app.embedded_db import stop_embedded_postgres
 from app.main import create_app
@@ -83,3 +85,13 @@ async def test_readyz_says_when_no_graph_token_can_be_obtained(clean_database: s
     body = response.json()
     assert body["checks"] == {"database": "ok", "schema": "ok", "graph": "failed"}
     assert "no token for Microsoft Graph" in body["detail"]
+
+
+async def test_readyz_logs_no_alembic_line(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    for _ in range(2):
+        assert (await client.get("/readyz")).status_code == 200
+    assert [r.name for r in caplog.records].count("app.access") == 2  # INFO lines are captured
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("alembic")] == []

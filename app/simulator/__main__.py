@@ -12,6 +12,7 @@ import uvicorn
 from app.simulator.app import create_simulator_app
 from app.simulator.state import SimulatorState
 from app.simulator.tls import make_tls_files
+from app.simulator.tokens import ROLES
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -25,6 +26,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--client-secret", help="only this secret is accepted")
     parser.add_argument("--synchronous", action="store_true", help="apply 202 changes at once")
     parser.add_argument("--seed", type=int, default=0, help="seed of the fault RNG")
+    parser.add_argument(
+        "--roles",
+        type=lambda value: [role.strip() for role in value.split(",") if role.strip()],
+        default=None,
+        help="comma-separated application permissions its tokens carry ('' for none; default "
+        + ",".join(ROLES)
+        + ")",
+    )
     parser.add_argument(
         "--client-certificate",
         type=Path,
@@ -44,6 +53,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         synchronous=args.synchronous,
         seed=args.seed,
     )
+    if args.roles is not None:
+        state.granted_roles = args.roles
     for pem in args.client_certificate:
         state.register_certificate(pem.read_text())
     certfile = keyfile = None

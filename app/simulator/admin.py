@@ -22,6 +22,7 @@ CONFIG_FIELDS = {
     "requireAuth": ("require_auth", bool),
     "clientId": ("client_id", (str, type(None))),
     "clientSecret": ("client_secret", (str, type(None))),
+    "grantedRoles": ("granted_roles", list),
 }
 FAULT_FIELDS = {
     "latencySeconds": ("latency_seconds", (int, float)),
@@ -95,6 +96,9 @@ def clock(request: Request, state: SimulatorState, body: dict[str, Any]) -> dict
 
 def config(request: Request, state: SimulatorState, body: dict[str, Any]) -> dict[str, Any]:
     """GET / PATCH /_simulator/config: synchronous, asyncDelaySeconds, pageSize, … (camelCase)."""
+    roles = body.get("grantedRoles", [])
+    if not (isinstance(roles, list) and all(isinstance(role, str) for role in roles)):
+        raise AdminError("'grantedRoles' must be a list of strings")
     _assign(state, CONFIG_FIELDS, body)
     return _read(state, CONFIG_FIELDS)
 

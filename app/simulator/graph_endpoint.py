@@ -16,7 +16,7 @@ from app.simulator.calls import CallRecord
 from app.simulator.errors import GraphError, error_envelope
 from app.simulator.faults import DEFAULT_CODES
 from app.simulator.state import SimulatorState
-from app.simulator.tokens import TokenInvalid, verify_access_token
+from app.simulator.tokens import TokenInvalid, missing_permission, verify_access_token
 
 ROOT = "/beta/admin/windows/updates"
 ROUTES: list[Route] = [
@@ -89,11 +89,14 @@ async def _process(request: Request, state: SimulatorState, body: Any, body_ok: 
         raise _error(rolled, DEFAULT_CODES[rolled], message, faults.retry_after_seconds)
     if state.require_auth:
         try:
-            verify_access_token(state.token_key, request.headers.get("authorization"))
+            claims = verify_access_token(state.token_key, request.headers.get("authorization"))
         except TokenInvalid as exc:
             err = _error(401, "InvalidAuthenticationToken", str(exc))
             err.headers["WWW-Authenticate"] = WWW_AUTHENTICATE
             raise err from exc
+        missing = missing_permission(claims, method)
+        if missing is not None:
+            raise _error(403, "Forbidden", missing)
     if not body_ok:
         raise _error(400, "BadRequest", "Unable to read JSON request payload.")
     call = GraphCall(state, method, {}, request.query_params, body, request.url, False)

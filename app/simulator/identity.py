@@ -15,7 +15,6 @@ from app.simulator.assertions import ASSERTION_TYPE, AssertionInvalid, verify_as
 from app.simulator.calls import CallRecord
 from app.simulator.state import SimulatorState
 from app.simulator.tokens import GRAPH_SCOPE, TOKEN_LIFETIME
-from app.simulator.tokens import issue_access_token as issue
 
 RESERVED_SCOPES = {"openid", "profile", "offline_access"}
 
@@ -164,7 +163,7 @@ def _issue(state: SimulatorState, request: Request, form: dict[str, str]) -> dic
         )
     client_id = _authenticate(state, request, form)
     _check_scope(form.get("scope"))
-    token = issue(state.token_key, client_id=client_id, tenant=request.path_params["tenant"])
+    token = state.issue_token(client_id, request.path_params["tenant"])
     return {
         "token_type": "Bearer",
         "expires_in": TOKEN_LIFETIME,

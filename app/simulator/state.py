@@ -16,7 +16,7 @@ from app.simulator.clock import SimulatorClock
 from app.simulator.faults import FaultInjector
 from app.simulator.models import Audience, Deployment, Device, PendingChange
 from app.simulator.monitoring import trips_pause
-from app.simulator.tokens import TOKEN_LIFETIME, issue_access_token
+from app.simulator.tokens import ROLES, TOKEN_LIFETIME, issue_access_token
 
 
 @dataclass(eq=False)
@@ -36,6 +36,7 @@ class SimulatorState:
     client_id: str | None = None
     client_secret: str | None = None
     client_certificates: list[str] = field(default_factory=list)
+    granted_roles: list[str] = field(default_factory=lambda: list(ROLES))
     known_devices: set[str] | None = None
     seed: int = 0
     faults: FaultInjector = field(init=False)
@@ -166,9 +167,13 @@ class SimulatorState:
         tenant: str = "simulator-tenant",
         expires_in: int = TOKEN_LIFETIME,
     ) -> str:
-        """An access token the Graph routes accept (negative `expires_in` makes an expired one)."""
+        """A token carrying `granted_roles` (negative `expires_in` makes an expired one)."""
         return issue_access_token(
-            self.token_key, client_id=client_id, tenant=tenant, expires_in=expires_in
+            self.token_key,
+            client_id=client_id,
+            tenant=tenant,
+            expires_in=expires_in,
+            roles=self.granted_roles,
         )
 
     def reset(self, seed: int | None = None) -> None:

@@ -11,7 +11,9 @@ import jwt
 GRAPH_AUDIENCE = "https://graph.microsoft.com"
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 TOKEN_LIFETIME = 3599
-ROLES = ["WindowsUpdates.ReadWrite.All"]
+READ_WRITE_ROLE = "WindowsUpdates.ReadWrite.All"
+READ_ROLE = "WindowsUpdates.Read.All"
+ROLES = [READ_WRITE_ROLE]
 
 
 class TokenInvalid(Exception):
@@ -19,9 +21,15 @@ class TokenInvalid(Exception):
 
 
 def issue_access_token(
-    key: bytes, *, client_id: str, tenant: str, expires_in: int = TOKEN_LIFETIME
+    key: bytes,
+    *,
+    client_id: str,
+    tenant: str,
+    expires_in: int = TOKEN_LIFETIME,
+    roles: list[str] | None = None,
 ) -> str:
-    """Sign an app-only Graph token for `client_id`; its lifetime runs on wall-clock time."""
+    """Sign an app-only Graph token for `client_id` carrying the application permissions
+    `roles` (default ROLES); its lifetime runs on wall-clock time."""
     now = int(time.time())
     claims = {
         "aud": GRAPH_AUDIENCE,
@@ -31,7 +39,7 @@ def issue_access_token(
         "exp": now + expires_in,
         "appid": client_id,
         "tid": tenant,
-        "roles": ROLES,
+        "roles": list(ROLES if roles is None else roles),
         "sub": client_id,
         "uti": uuid.uuid4().hex,
         "ver": "1.0",
@@ -55,3 +63,19 @@ def verify_access_token(key: bytes, authorization: str | None) -> dict[str, Any]
     except jwt.InvalidTokenError as exc:
         raise TokenInvalid(f"Access token validation failure. {exc}") from exc
     return claims
+
+
+def missing_permission(claims: dict[str, Any], method: str) -> str | None:
+    """Graph's 403 message when the token's roles do not allow `method`, else None.
+
+    Writes need WindowsUpdates.ReadWrite.All; reads also accept WindowsUpdates.Read.All.
+    """
+    granted = claims.get("roles")
+    roles = [r for r in granted if isinstance(r, str)] if isinstance(granted, list) else []
+    allowed = [READ_WRITE_ROLE, READ_ROLE] if method in ("GET", "HEAD") else [READ_WRITE_ROLE]
+    if any(role in roles for role in allowed):
+        return None
+    return (
+        "Missing role permissions on the request. API requires one of "
+        f"'{', '.join(allowed)}'. Roles on the request '{', '.join(roles)}'."
+    )

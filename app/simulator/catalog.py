@@ -54,23 +54,31 @@ def _quality(
     entry_id: str,
     short: str,
     released: str,
-    until: str,
     *,
     classification: str,
     cadence: str,
     expeditable: bool,
     cves: dict[str, Any] | None,
 ) -> dict[str, Any]:
+    """A quality entry shaped like those of Microsoft's expedite and hotpatch pages.
+
+    [doc] concepts/windowsupdates-deploy-expedited-update.md and windowsupdates-hotpatch-update.md
+    (Step 1 responses): every quality entry has `"deployableUntilDateTime": null`; display names
+    read "12/12/2023 - 2023.12 B SecurityUpdate for Windows 10 and later" and "11/30/2023 -
+    2023.11 D Update for Windows 10 and later", catalog names "2023-11 Cumulative Update Preview
+    for Windows 10 and later" for a D (preview) release.
+    """
     year, month, day = released.split("-")
-    kind = "SecurityUpdate" if classification == "security" else "NonSecurityUpdate"
+    kind = "SecurityUpdate" if classification == "security" else "Update"
+    preview = " Preview" if short.endswith(" D") else ""
     return {
         "@odata.type": QUALITY_TYPE,
         "id": entry_id,
         "displayName": f"{month}/{day}/{year} - {short} {kind} for Windows 10 and later",
-        "deployableUntilDateTime": f"{until}T00:00:00Z",
+        "deployableUntilDateTime": None,
         "releaseDateTime": f"{released}T00:00:00Z",
         "shortName": short,
-        "catalogName": f"{year}-{month} Cumulative Update for Windows 10 and later",
+        "catalogName": f"{year}-{month} Cumulative Update{preview} for Windows 10 and later",
         "isExpeditable": expeditable,
         "qualityUpdateClassification": classification,
         "qualityUpdateCadence": cadence,
@@ -94,7 +102,6 @@ _SEED: list[dict[str, Any]] = [
         QUALITY_2026_11_B,
         "2026.11 B",
         "2026-11-10",
-        "2027-11-09",
         classification="security",
         cadence="monthly",
         expeditable=True,
@@ -104,7 +111,6 @@ _SEED: list[dict[str, Any]] = [
         QUALITY_2026_10_OOB,
         "2026.10 OOB",
         "2026-10-23",
-        "2027-10-22",
         classification="security",
         cadence="outOfBand",
         expeditable=True,
@@ -114,7 +120,6 @@ _SEED: list[dict[str, Any]] = [
         QUALITY_2026_10_D,
         "2026.10 D",
         "2026-10-27",
-        "2027-10-26",
         classification="nonSecurity",
         cadence="monthly",
         expeditable=False,
@@ -124,7 +129,6 @@ _SEED: list[dict[str, Any]] = [
         QUALITY_2026_10_B,
         "2026.10 B",
         "2026-10-13",
-        "2027-10-12",
         classification="security",
         cadence="monthly",
         expeditable=False,
@@ -134,7 +138,6 @@ _SEED: list[dict[str, Any]] = [
         QUALITY_2025_11_B,
         "2025.11 B",
         "2025-11-11",
-        "2026-05-12",
         classification="security",
         cadence="monthly",
         expeditable=False,

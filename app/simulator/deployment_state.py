@@ -14,7 +14,13 @@ EVOLVABLE_REASONS = frozenset({"faultedByContentOutdated"})
 
 
 def effective(dep: Deployment, entry: dict[str, Any], now: datetime) -> tuple[str, list[str]]:
-    """(effectiveValue, reasons) by precedence: archived, faulted, paused, scheduled, offering."""
+    """(effectiveValue, reasons) by precedence: archived, faulted, paused, scheduled, offering.
+
+    Offering reasons follow Microsoft's examples: a deployment that no request has changed offers
+    with `reasons: []` ([doc] "Create deployment", adminwindowsupdates-post-deployments.md, and
+    the expedite page's create response); after a PATCH it offers by request (`offeringByRequest`,
+    [doc] "Update deployment", windowsupdates-deployment-update.md, both examples).
+    """
     if dep.requested == "archived":
         return "archived", []
     until = parse_datetime(str(entry.get("deployableUntilDateTime") or ""))
@@ -34,7 +40,7 @@ def effective(dep: Deployment, entry: dict[str, Any], now: datetime) -> tuple[st
     start = parse_datetime(str(schedule.get("startDateTime") or ""))
     if start is not None and start > now:
         return "scheduled", ["scheduledByOfferWindow"]
-    return "offering", ["offeringByRequest"]
+    return "offering", ["offeringByRequest"] if dep.patched else []
 
 
 def state_json(

@@ -143,6 +143,7 @@ def patch_deployment(state: SimulatorState, dep: Deployment, body: Any) -> None:
     dep.requested = requested
     dep.paused_by_monitoring = trips_pause(settings, state.monitoring_signals.get(dep.id))
     dep.last_modified = state.now()
+    dep.patched = True
 
 
 def delete_deployment(state: SimulatorState, dep: Deployment) -> None:

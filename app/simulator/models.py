@@ -36,6 +36,7 @@ class Deployment:
     last_modified: datetime
     requested: str = "none"
     paused_by_monitoring: bool = False
+    patched: bool = False  # changed by a PATCH since creation (offering is then "by request")
 
 
 @dataclass

@@ -74,6 +74,27 @@ async def test_quality_filter_returns_quality_entries_with_all_fields(
     assert {e["isExpeditable"] for e in entries} == {True, False}
 
 
+async def test_quality_entries_look_like_microsofts_examples(client: httpx.AsyncClient) -> None:
+    """[doc] The expedite and hotpatch pages (concepts/windowsupdates-deploy-expedited-update.md,
+    windowsupdates-hotpatch-update.md) list quality entries with `deployableUntilDateTime: null`
+    and names like "11/30/2023 - 2023.11 D Update for Windows 10 and later"."""
+    response = await client.get(ENTRIES, params={"$filter": QUALITY_FILTER})
+    by_short = {e["shortName"]: e for e in response.json()["value"]}
+    assert {e["deployableUntilDateTime"] for e in by_short.values()} == {None}
+    assert by_short["2026.11 B"]["displayName"] == (
+        "11/10/2026 - 2026.11 B SecurityUpdate for Windows 10 and later"
+    )
+    assert (
+        by_short["2026.11 B"]["catalogName"] == "2026-11 Cumulative Update for Windows 10 and later"
+    )
+    assert by_short["2026.10 D"]["displayName"] == (
+        "10/27/2026 - 2026.10 D Update for Windows 10 and later"
+    )
+    assert by_short["2026.10 D"]["catalogName"] == (
+        "2026-10 Cumulative Update Preview for Windows 10 and later"
+    )
+
+
 async def test_no_filter_returns_everything(client: httpx.AsyncClient) -> None:
     response = await client.get(ENTRIES)
     assert len(response.json()["value"]) == 12
@@ -95,12 +116,15 @@ def test_some_entries_are_deployable_at_the_default_now() -> None:
     assert abs((now - datetime.now(UTC)).total_seconds()) < 5
 
     def deployable(kind: str) -> list[str]:
+        """Released entries whose deployableUntilDateTime is unset (null) or in the future."""
         return [
             e["id"]
             for e in catalog.seed_catalog().values()
             if e["@odata.type"].endswith(kind)
-            and (until := parse_datetime(e["deployableUntilDateTime"])) is not None
-            and until > now
+            and (
+                e["deployableUntilDateTime"] is None
+                or (parse_datetime(e["deployableUntilDateTime"]) or now) > now
+            )
             and (released := parse_datetime(e["releaseDateTime"])) is not None
             and released <= now
         ]

@@ -7,7 +7,14 @@ from typing import Any
 import httpx
 
 from app.simulator import SimulatorState, catalog
-from tests.simulator.support import ROOT, content, create_deployment, get_deployment, state_of
+from tests.simulator.support import (
+    NS,
+    ROOT,
+    content,
+    create_deployment,
+    get_deployment,
+    state_of,
+)
 
 PAUSE_AT_5 = {
     "monitoringRules": [{"signal": "rollback", "threshold": 5, "action": "pauseDeployment"}]
@@ -28,8 +35,26 @@ async def requested(client: httpx.AsyncClient, dep_id: str, value: str) -> dict[
 async def test_no_start_date_is_offering_at_once_even_without_members(
     client: httpx.AsyncClient,
 ) -> None:
+    """[doc] "Create deployment" (adminwindowsupdates-post-deployments.md) answers a new,
+    unscheduled deployment with `"reasons": []`; so does the expedite page's create response."""
     dep = await create_deployment(client)
-    assert state_of(dep) == ("offering", "none", ["offeringByRequest"])
+    assert dep["state"] == {
+        "@odata.type": f"#{NS}.deploymentState",
+        "effectiveValue": "offering",
+        "requestedValue": "none",
+        "reasons": [],
+    }
+    assert state_of(await get_deployment(client, dep["id"])) == ("offering", "none", [])
+
+
+async def test_offering_after_a_patch_is_offering_by_request(client: httpx.AsyncClient) -> None:
+    """[doc] "Update deployment" (windowsupdates-deployment-update.md): after a settings PATCH
+    the deployment offers with reason `offeringByRequest`."""
+    dep = await create_deployment(client)
+    response = await patch(client, dep["id"], {"settings": {"monitoring": PAUSE_AT_5}})
+    assert response.json()["state"]["reasons"] == [
+        {"@odata.type": f"#{NS}.deploymentStateReason", "value": "offeringByRequest"}
+    ]
 
 
 async def test_future_start_is_scheduled_until_the_clock_passes_it(
@@ -42,11 +67,7 @@ async def test_future_start_is_scheduled_until_the_clock_passes_it(
     state.clock.advance(23 * 3600)
     assert state_of(await get_deployment(client, dep["id"]))[0] == "scheduled"
     state.clock.advance(3600 + 1)
-    assert state_of(await get_deployment(client, dep["id"])) == (
-        "offering",
-        "none",
-        ["offeringByRequest"],
-    )
+    assert state_of(await get_deployment(client, dep["id"])) == ("offering", "none", [])
 
 
 async def test_past_start_is_offering(client: httpx.AsyncClient) -> None:

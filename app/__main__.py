@@ -41,6 +41,12 @@ def _migrate(_: argparse.Namespace) -> int:
     return 0
 
 
+def _doctor(_: argparse.Namespace) -> int:
+    from app.doctor import run_doctor
+
+    return run_doctor()
+
+
 def _export_openapi(args: argparse.Namespace) -> int:
     text = export_openapi_text()
     if args.output == "-":
@@ -63,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("migrate", help="bring the database schema to head").set_defaults(
         run=_migrate
     )
+    commands.add_parser(
+        "doctor", help="check a configuration before go-live (exit status 1 if a check fails)"
+    ).set_defaults(run=_doctor)
     export = commands.add_parser("export-openapi", help="write the OpenAPI document")
     export.add_argument("--output", default=str(DEFAULT_SPEC_PATH), help="file, or - for stdout")
     export.set_defaults(run=_export_openapi)

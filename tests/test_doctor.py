@@ -7,6 +7,7 @@ import io
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,6 +18,7 @@ from app.simulator.app import create_simulator_app
 from app.simulator.state import SimulatorState
 from tests.conftest import make_settings
 from tests.db_server import REPO, fresh_database
+from tests.graph.tls_server import serve_tls
 
 CHECKS = ["configuration", "database", "schema", "token", "permission", "catalog"]
 READ_WRITE = "WindowsUpdates.ReadWrite.All"
@@ -117,6 +119,30 @@ def test_python_m_app_doctor_prints_one_line_per_check_and_exits_0(clean_databas
     assert [line.split()[:2] for line in result.stdout.splitlines()] == [
         ["ok", name] for name in CHECKS
     ]
+
+
+@pytest.mark.parametrize(("roles", "status"), [([READ_WRITE], 0), ([], 1)])
+def test_doctor_in_live_mode_gets_its_token_through_msal(
+    clean_database: str, tmp_path: Path, roles: list[str], status: int
+) -> None:
+    state = SimulatorState(client_id="app", client_secret="s", granted_roles=roles)
+    with serve_tls(state, tmp_path) as sim:
+        settings = make_settings(
+            clean_database,
+            graph_mode="live",
+            graph_base_url=f"{sim.url}/beta",
+            graph_authority_host=sim.url,
+            graph_tenant_id="contoso",
+            graph_client_id="app",
+            graph_client_secret="s",
+            graph_ca_bundle=sim.tls.ca_pem,
+        )
+        out = io.StringIO()
+        assert run_doctor(settings, out=out) == status, out.getvalue()
+    lines = out.getvalue().splitlines()
+    assert "GRAPH_MODE=live: tenant contoso" in lines[0]
+    assert "issued to app app in tenant contoso" in lines[3]
+    assert lines[4].startswith("ok" if roles else "FAILED")
 
 
 # -- the simulator grants configurable application permissions and refuses like Graph ---------

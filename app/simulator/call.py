@@ -1,4 +1,4 @@
-"""What a Graph route handler receives and returns."""
+"""What a Graph route handler receives and returns, and how a route is declared."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 from starlette.datastructures import URL, QueryParams
 
+from app.simulator.query import expand_items
 from app.simulator.state import SimulatorState
 
 ACTION_NS = r"(?:microsoft\.graph\.windowsUpdates\.)?"
@@ -25,11 +26,11 @@ class GraphCall:
     body: Any
     url: URL
     include_unknown_enum: bool
+    options: dict[str, str] = field(default_factory=dict)  # system query options, `$` names
 
     def expands(self, nav: str) -> bool:
         """True when `$expand` names the navigation property `nav`."""
-        raw = self.query.get("$expand") or ""
-        return nav in {part.strip() for part in raw.split(",")}
+        return nav in expand_items(self.options)
 
 
 @dataclass
@@ -42,11 +43,44 @@ class Reply:
 
 
 Handler = Callable[[GraphCall], Reply]
-Route = tuple[str, re.Pattern[str], Handler]
 
 
-def route(method: str, pattern: str, handler: Handler) -> Route:
+@dataclass(frozen=True)
+class Route:
+    """A Graph route: method, path pattern, handler, the query options it answers, and the
+    `@odata.context` of its answers (after `$metadata#admin/windows/updates/`; `{name}` is a path
+    parameter, `{expand}` the `(nav())` list of `$expand`)."""
+
+    method: str
+    pattern: re.Pattern[str]
+    handler: Handler
+    options: frozenset[str] = frozenset()
+    expandable: frozenset[str] = frozenset()
+    entity_type: str = ""
+    context: str | None = None
+
+
+def route(
+    method: str,
+    pattern: str,
+    handler: Handler,
+    *,
+    options: frozenset[str] = frozenset(),
+    expandable: frozenset[str] = frozenset(),
+    entity_type: str = "",
+    context: str | None = None,
+) -> Route:
     """A route: `{name}` captures one path segment; `{!action}` matches both action spellings."""
     regex = re.sub(r"\{!(\w+)\}", lambda m: ACTION_NS + m.group(1), pattern)
     regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", regex)
-    return method, re.compile(f"^{regex}$"), handler
+    if expandable:
+        options = options | {"$expand"}
+    return Route(
+        method,
+        re.compile(f"^{regex}$"),
+        handler,
+        options,
+        expandable,
+        entity_type,
+        context,
+    )

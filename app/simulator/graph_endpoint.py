@@ -13,12 +13,15 @@ from starlette.responses import JSONResponse, Response
 from app.simulator import routes_assets, routes_audiences, routes_catalog, routes_deployments
 from app.simulator.call import GraphCall, Reply, Route
 from app.simulator.calls import CallRecord
+from app.simulator.context import context_url
 from app.simulator.errors import GraphError, error_envelope
 from app.simulator.faults import DEFAULT_CODES
+from app.simulator.query import check_expand, check_supported, expand_items, system_options
 from app.simulator.state import SimulatorState
 from app.simulator.tokens import TokenInvalid, missing_permission, verify_access_token
 
-ROOT = "/beta/admin/windows/updates"
+GRAPH_VERSION = "/beta"
+ROOT = f"{GRAPH_VERSION}/admin/windows/updates"
 ROUTES: list[Route] = [
     *routes_catalog.ROUTES,
     *routes_deployments.ROUTES,
@@ -58,20 +61,32 @@ def _error(status: int, code: str, message: str, retry_after: int | None = None)
     return GraphError(status, code, message, headers=headers)
 
 
-def _route(call: GraphCall, method: str, sub_path: str) -> Reply:
+def _route(call: GraphCall, method: str, sub_path: str) -> tuple[Route, Reply]:
     path_matched = False
-    for route_method, pattern, handler in ROUTES:
-        match = pattern.match(sub_path)
+    for candidate in ROUTES:
+        match = candidate.pattern.match(sub_path)
         if match is None:
             continue
         path_matched = True
-        if route_method == method:
+        if candidate.method == method:
             call.params = match.groupdict()
-            return handler(call)
+            check_supported(call.options, candidate.options)
+            check_expand(call.options, candidate.expandable, candidate.entity_type)
+            return candidate, candidate.handler(call)
     if path_matched:
         raise GraphError(405, "MethodNotAllowed", f"{method} is not allowed on this resource.")
     segment = sub_path.strip("/").split("/")[-1] if sub_path.strip("/") else "updates"
     raise GraphError(400, "BadRequest", f"Resource not found for the segment '{segment}'.")
+
+
+def _with_context(reply: Reply, matched: Route, call: GraphCall, request: Request) -> Reply:
+    """Put Graph's `@odata.context` first in a successful JSON answer."""
+    if matched.context is None or not isinstance(reply.body, dict) or reply.status >= 300:
+        return reply
+    service_root = str(request.base_url).rstrip("/") + GRAPH_VERSION
+    context = context_url(service_root, matched.context, call.params, expand_items(call.options))
+    reply.body = {"@odata.context": context, **reply.body}
+    return reply
 
 
 async def _process(request: Request, state: SimulatorState, body: Any, body_ok: bool) -> Reply:
@@ -101,10 +116,12 @@ async def _process(request: Request, state: SimulatorState, body: Any, body_ok: 
         raise _error(400, "BadRequest", "Unable to read JSON request payload.")
     call = GraphCall(state, method, {}, request.query_params, body, request.url, False)
     call.include_unknown_enum = _prefers_unknown_enums(request)
+    call.options = system_options(request.query_params)
     sub_path = path[len(ROOT) :] if path.startswith(ROOT + "/") else "\0" + path
     with state.lock:
         state.apply_due()
-        reply = _route(call, method, sub_path)
+        matched, reply = _route(call, method, sub_path)
+        reply = _with_context(reply, matched, call, request)
     drop = faults.take_drop(method, path)
     if drop is not None:
         if drop.hang_seconds:

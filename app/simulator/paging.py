@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 from app.simulator.call import GraphCall
 from app.simulator.errors import bad_request
+from app.simulator.query import canonical
 
 QUERY_SAFE = "$(),'/:"
 
@@ -14,18 +15,18 @@ QUERY_SAFE = "$(),'/:"
 def page(call: GraphCall, items: list[Any]) -> dict[str, Any]:
     """One page of `items` (size: state.page_size, or $top if smaller) and a nextLink if more."""
     size = call.state.page_size
-    top = call.query.get("$top")
+    top = call.options.get("$top")
     if top is not None:
         if not top.isdigit() or int(top) < 1:
             raise bad_request("Invalid value for $top.", "$top")
         size = min(size, int(top))
-    token = call.query.get("$skiptoken") or "0"
+    token = call.options.get("$skiptoken") or "0"
     if not token.isdigit():
         raise bad_request("Invalid $skiptoken.", "$skiptoken")
     start = int(token)
     body: dict[str, Any] = {"value": items[start : start + size]}
     if start + size < len(items):
-        params = [(k, v) for k, v in call.query.multi_items() if k != "$skiptoken"]
+        params = [(k, v) for k, v in call.query.multi_items() if canonical(k) != "$skiptoken"]
         params.append(("$skiptoken", str(start + size)))
         query = "&".join(f"{k}={quote(v, safe=QUERY_SAFE)}" for k, v in params)
         body["@odata.nextLink"] = f"{call.url.replace(query='')}?{query}"

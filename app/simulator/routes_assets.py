@@ -6,6 +6,7 @@ from app.simulator.assets import change_enrollment, device_json, parse_enrollmen
 from app.simulator.call import GraphCall, Handler, Reply, Route, route
 from app.simulator.errors import not_found
 from app.simulator.paging import page
+from app.simulator.query import PAGING
 
 
 def list_all(call: GraphCall) -> Reply:
@@ -33,10 +34,10 @@ def _action(action: str, by_id: bool) -> Handler:
 
 
 ROUTES: list[Route] = [
-    route("GET", "/updatableAssets", list_all),
+    route("GET", "/updatableAssets", list_all, options=PAGING, context="updatableAssets"),
     route("POST", "/updatableAssets/{!enrollAssets}", _action("enroll", by_id=False)),
     route("POST", "/updatableAssets/{!enrollAssetsById}", _action("enroll", by_id=True)),
     route("POST", "/updatableAssets/{!unenrollAssets}", _action("unenroll", by_id=False)),
     route("POST", "/updatableAssets/{!unenrollAssetsById}", _action("unenroll", by_id=True)),
-    route("GET", "/updatableAssets/{id}", get_one),
+    route("GET", "/updatableAssets/{id}", get_one, context="updatableAssets/$entity"),
 ]

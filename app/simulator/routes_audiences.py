@@ -11,6 +11,7 @@ from app.simulator.deployments import audience_json, create_audience
 from app.simulator.errors import not_found
 from app.simulator.models import Audience
 from app.simulator.paging import page
+from app.simulator.query import PAGING
 from app.simulator.routes_deployments import find_deployment
 
 
@@ -63,19 +64,45 @@ def _update(find: Callable[[GraphCall], Audience], by_id: bool) -> Handler:
     return handler
 
 
-def _routes(prefix: str, find: Callable[[GraphCall], Audience]) -> list[Route]:
+def _routes(
+    prefix: str, find: Callable[[GraphCall], Audience], entity: str, nav: str
+) -> list[Route]:
+    """The audience routes under `prefix`; `entity`/`nav`: its @odata.context and that of its
+    navigation collections."""
     return [
-        route("GET", prefix, _get(find)),
-        route("GET", f"{prefix}/members", _listing(find, "members")),
-        route("GET", f"{prefix}/exclusions", _listing(find, "exclusions")),
+        route("GET", prefix, _get(find), context=entity),
+        route(
+            "GET",
+            f"{prefix}/members",
+            _listing(find, "members"),
+            options=PAGING,
+            context=f"{nav}/members",
+        ),
+        route(
+            "GET",
+            f"{prefix}/exclusions",
+            _listing(find, "exclusions"),
+            options=PAGING,
+            context=f"{nav}/exclusions",
+        ),
         route("POST", prefix + "/{!updateAudience}", _update(find, by_id=False)),
         route("POST", prefix + "/{!updateAudienceById}", _update(find, by_id=True)),
     ]
 
 
 ROUTES: list[Route] = [
-    route("POST", "/deploymentAudiences", create),
-    route("GET", "/deploymentAudiences", list_all),
-    *_routes("/deploymentAudiences/{id}", standalone_audience),
-    *_routes("/deployments/{id}/audience", deployment_audience),
+    route("POST", "/deploymentAudiences", create, context="deploymentAudiences/$entity"),
+    route("GET", "/deploymentAudiences", list_all, options=PAGING, context="deploymentAudiences"),
+    *_routes(
+        "/deploymentAudiences/{id}",
+        standalone_audience,
+        "deploymentAudiences/$entity",
+        "deploymentAudiences('{id}')",
+    ),
+    *_routes(
+        "/deployments/{id}/audience",
+        deployment_audience,
+        "deployments('{id}')/audience/$entity",
+        "deployments('{id}')/audience",
+    ),
 ]

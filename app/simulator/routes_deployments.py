@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.simulator.call import GraphCall, Reply, Route, route
+from app.simulator.call import GraphCall, Handler, Reply, Route, route
 from app.simulator.deployments import (
     create_deployment,
     delete_deployment,
@@ -12,6 +12,10 @@ from app.simulator.deployments import (
 from app.simulator.errors import not_found
 from app.simulator.models import Deployment
 from app.simulator.paging import page
+from app.simulator.query import PAGING
+from app.simulator.validation import NS
+
+EXPANDABLE = frozenset({"audience"})
 
 
 def find_deployment(call: GraphCall) -> Deployment:
@@ -59,10 +63,22 @@ def delete(call: GraphCall) -> Reply:
     return Reply(202)
 
 
+def _deployment_route(method: str, pattern: str, handler: Handler, context: str) -> Route:
+    return route(
+        method,
+        pattern,
+        handler,
+        options=PAGING if context == "deployments{expand}" else frozenset(),
+        expandable=EXPANDABLE,
+        entity_type=f"{NS}.deployment",
+        context=context,
+    )
+
+
 ROUTES: list[Route] = [
-    route("POST", "/deployments", create),
-    route("GET", "/deployments", list_all),
-    route("GET", "/deployments/{id}", get_one),
-    route("PATCH", "/deployments/{id}", patch),
+    _deployment_route("POST", "/deployments", create, "deployments{expand}/$entity"),
+    _deployment_route("GET", "/deployments", list_all, "deployments{expand}"),
+    _deployment_route("GET", "/deployments/{id}", get_one, "deployments{expand}/$entity"),
+    _deployment_route("PATCH", "/deployments/{id}", patch, "deployments{expand}/$entity"),
     route("DELETE", "/deployments/{id}", delete),
 ]

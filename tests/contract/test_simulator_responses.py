@@ -70,6 +70,20 @@ async def test_catalog_lists(client: httpx.AsyncClient) -> None:
         response = await check(client, "GET", f"{ROOT}/catalog/entries", params=params)
         assert response.status_code == 200
         assert response.json()["@odata.nextLink"]
+    quality = f"{NS}.qualityUpdateCatalogEntry"
+    expedite_page = await check(
+        client,
+        "GET",
+        f"{ROOT}/catalog/entries?$top=3&$filter=isof('{quality}') and {quality}/isExpeditable eq "
+        f"true&$expand={quality}/productRevisions&$orderby=releaseDateTime desc",
+    )
+    assert expedite_page.json()["value"][0]["productRevisions"]
+    one = await check(
+        client,
+        "GET",
+        f"{ROOT}/catalog/entries/{catalog.QUALITY_2026_11_B}?$expand={quality}/productRevisions",
+    )
+    assert one.json()["productRevisions"][0]["knowledgeBaseArticle"]["id"]
     for entry in catalog.seed_catalog().values():
         contract.validate_schema("catalogEntry", entry)
 

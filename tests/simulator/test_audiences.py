@@ -146,7 +146,12 @@ async def test_never_used_audience_404_can_be_switched_off(
     state.empty_audience_404 = False
     empty = await client.get(f"{base}/members")
     assert empty.status_code == 200
-    assert empty.json() == {"value": []}
+    deployment_id = base.split("/deployments/")[1].split("/")[0]
+    assert empty.json() == {
+        "@odata.context": "https://graph.test/beta/$metadata#admin/windows/updates/deployments"
+        f"('{deployment_id}')/audience/members",
+        "value": [],
+    }
 
 
 async def test_emptied_audience_lists_empty_not_404(

@@ -1,9 +1,17 @@
 # syntax=docker/dockerfile:1
-# One image, two roles: the API (default command) and, later, the worker (`python -m app worker`).
+# autopatch-rollouts. The default command serves the API on port 8000:
+#   python -m app serve --host 0.0.0.0
+# The same image runs the other commands, e.g. `docker run --rm -e DATABASE_URL=... IMAGE <cmd>`:
+#   python -m app migrate   bring the database at DATABASE_URL to the newest schema; once per
+#                           release, before the new API starts (a Kubernetes Job or init container)
+#   python -m app doctor    check a configuration before go-live: database and schema, a Graph
+#                           token, its WindowsUpdates.ReadWrite.All permission, one catalog read
+#                           (exit status 1 if a check fails)
+# Production sets DATABASE_URL, GRAPH_MODE=live and the GRAPH_* variables (docs/configuration.md).
 
 FROM python:3.11-slim AS build
 WORKDIR /src
-RUN pip install --no-cache-dir --upgrade pip build
+RUN pip install --no-cache-dir pip==26.3 build==1.6.1
 COPY pyproject.toml README.md ./
 COPY app ./app
 RUN python -m build --wheel --outdir /wheels
@@ -20,10 +28,8 @@ COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 COPY migrations ./migrations
 RUN mkdir -p /srv/.data && chown -R app:app /srv
-USER app
+USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status == 200 else 1)"]
-# Production: set DATABASE_URL and the GRAPH_* variables, run `python -m app migrate` once per
-# release (a Kubernetes Job or init container), then start the API.
-CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers"]
+CMD ["python", "-m", "app", "serve", "--host", "0.0.0.0", "--port", "8000"]

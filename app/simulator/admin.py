@@ -1,4 +1,9 @@
-"""The simulator's own admin API under /_simulator (no token): clock, config, faults, calls."""
+"""The simulator's own admin API under /_simulator (no token): clock, config, faults, calls.
+
+Every endpoint checks its body with admin_schema: a bad one is answered
+`400 {"error": {"code": "invalidRequest", "message": …, "field": …}}` naming the field.
+docs/simulator.md documents each endpoint.
+"""
 
 from __future__ import annotations
 
@@ -10,47 +15,75 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from app.simulator.admin_schema import AdminError, Spec, parse_body
 from app.simulator.state import SimulatorState
-from app.simulator.timefmt import format_datetime, parse_datetime
+from app.simulator.timefmt import format_datetime
 
-CONFIG_FIELDS = {
-    "synchronous": ("synchronous", bool),
-    "asyncDelaySeconds": ("async_delay_seconds", (int, float)),
-    "pageSize": ("page_size", int),
-    "maxIdsPerCall": ("max_ids_per_call", int),
-    "emptyAudience404": ("empty_audience_404", bool),
-    "requireAuth": ("require_auth", bool),
-    "clientId": ("client_id", (str, type(None))),
-    "clientSecret": ("client_secret", (str, type(None))),
-    "grantedRoles": ("granted_roles", list),
+CONFIG = {
+    "synchronous": Spec("bool", attr="synchronous"),
+    "asyncDelaySeconds": Spec("number", minimum=0, attr="async_delay_seconds"),
+    "pageSize": Spec("int", minimum=1, attr="page_size"),
+    "maxIdsPerCall": Spec("int", minimum=1, attr="max_ids_per_call"),
+    "emptyAudience404": Spec("bool", attr="empty_audience_404"),
+    "requireAuth": Spec("bool", attr="require_auth"),
+    "clientId": Spec("str", nullable=True, attr="client_id"),
+    "clientSecret": Spec("str", nullable=True, attr="client_secret"),
 }
-FAULT_FIELDS = {
-    "latencySeconds": ("latency_seconds", (int, float)),
-    "throttleRate": ("throttle_rate", (int, float)),
-    "unavailableRate": ("unavailable_rate", (int, float)),
-    "retryAfterSeconds": ("retry_after_seconds", int),
+RATES = {
+    "latencySeconds": Spec("number", minimum=0, attr="latency_seconds"),
+    "throttleRate": Spec("number", minimum=0, maximum=1, attr="throttle_rate"),
+    "unavailableRate": Spec("number", minimum=0, maximum=1, attr="unavailable_rate"),
+    "retryAfterSeconds": Spec("int", minimum=0, attr="retry_after_seconds"),
 }
-
-
-class AdminError(Exception):
-    """A 400 from the admin API."""
-
+FAULTS = {
+    **RATES,
+    "rateMethods": Spec("methods", nullable=True),
+    "maxIdsPerCall": CONFIG["maxIdsPerCall"],
+}
+ERROR_STATUS = Spec("int", minimum=400, maximum=599)
+MATCH = {
+    "count": Spec("int", minimum=1),
+    "method": Spec("method", nullable=True),
+    "pathContains": Spec("str", nullable=True),
+}
+INJECT = {
+    "status": Spec("int", required=True, minimum=400, maximum=599),
+    **MATCH,
+    "retryAfter": Spec("int", nullable=True, minimum=0),
+    "code": Spec("str", nullable=True),
+    "message": Spec("str", nullable=True),
+}
+DROP = {"status": ERROR_STATUS, **MATCH, "hangSeconds": Spec("number", nullable=True, minimum=0)}
+CLOCK = {
+    "now": Spec("datetime"),
+    "advanceSeconds": Spec("number", minimum=0),
+    "real": Spec("bool"),
+}
+RESET = {"seed": Spec("int", nullable=True)}
+SYNCHRONOUS = {"synchronous": Spec("bool", required=True)}
+KNOWN_DEVICES = {"ids": Spec("ids", required=True, nullable=True)}
+MONITORING = {"rollbackPercent": Spec("number", required=True, minimum=0, maximum=100)}
+TOKEN = {"clientId": Spec("str"), "expiresIn": Spec("int")}
+CALLS_QUERY = {"method", "pathContains", "status"}
+NO_BODY: dict[str, Spec] = {}
 
 AdminHandler = Callable[[Request, SimulatorState, dict[str, Any]], Any]
 
 
-def _endpoint(handler: AdminHandler) -> Callable[[Request], Awaitable[Response]]:
+def _endpoint(
+    handler: AdminHandler, fields: dict[str, Spec]
+) -> Callable[[Request], Awaitable[Response]]:
+    """Parse and check the body against `fields`, run the handler under the state lock."""
+
     async def endpoint(request: Request) -> Response:
         state: SimulatorState = request.app.state.simulator
-        raw = await request.body()
         try:
-            body = json.loads(raw) if raw.strip() else {}
-            if not isinstance(body, dict):
-                raise AdminError("expected a JSON object")
+            body = _json_body(await request.body()) if request.method != "GET" else {}
+            values = parse_body(body, fields if request.method != "DELETE" else NO_BODY)
             with state.lock:
-                result = handler(request, state, body)
-        except (AdminError, ValueError, KeyError, TypeError) as exc:
-            return JSONResponse({"error": f"{type(exc).__name__}: {exc}"}, status_code=400)
+                result = handler(request, state, values)
+        except AdminError as exc:
+            return JSONResponse(exc.to_json(), status_code=exc.status)
         if result is None:
             return Response(status_code=204)
         return JSONResponse(result)
@@ -58,20 +91,23 @@ def _endpoint(handler: AdminHandler) -> Callable[[Request], Awaitable[Response]]
     return endpoint
 
 
-def _assign(target: object, fields: dict[str, tuple[str, Any]], body: dict[str, Any]) -> None:
-    for key, value in body.items():
-        if key not in fields:
-            raise AdminError(f"unknown setting '{key}'")
-        kinds = fields[key][1]
-        numeric = kinds in (int, (int, float))
-        if not isinstance(value, kinds) or (isinstance(value, bool) and numeric):
-            raise AdminError(f"bad value for '{key}'")
-    for key, value in body.items():
-        setattr(target, fields[key][0], value)
+def _json_body(raw: bytes) -> Any:
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise AdminError(f"The body is not valid JSON: {exc}.") from exc
 
 
-def _read(target: object, fields: dict[str, tuple[str, Any]]) -> dict[str, Any]:
-    return {key: getattr(target, attr) for key, (attr, _) in fields.items()}
+def _assign(target: object, fields: dict[str, Spec], values: dict[str, Any]) -> None:
+    for key, value in values.items():
+        if fields[key].attr:
+            setattr(target, fields[key].attr, value)
+
+
+def _read(target: object, fields: dict[str, Spec]) -> dict[str, Any]:
+    return {key: getattr(target, spec.attr) for key, spec in fields.items() if spec.attr}
 
 
 def reset(request: Request, state: SimulatorState, body: dict[str, Any]) -> None:
@@ -84,10 +120,7 @@ def clock(request: Request, state: SimulatorState, body: dict[str, Any]) -> dict
     if body.get("real"):
         state.clock.real()
     if "now" in body:
-        when = parse_datetime(str(body["now"]))
-        if when is None:
-            raise AdminError("'now' must be an ISO 8601 date-time with offset")
-        state.clock.set(when)
+        state.clock.set(body["now"])
     if "advanceSeconds" in body:
         state.clock.advance(float(body["advanceSeconds"]))
     state.apply_due()
@@ -96,24 +129,19 @@ def clock(request: Request, state: SimulatorState, body: dict[str, Any]) -> dict
 
 def config(request: Request, state: SimulatorState, body: dict[str, Any]) -> dict[str, Any]:
     """GET / PATCH /_simulator/config: synchronous, asyncDelaySeconds, pageSize, … (camelCase)."""
-    roles = body.get("grantedRoles", [])
-    if not (isinstance(roles, list) and all(isinstance(role, str) for role in roles)):
-        raise AdminError("'grantedRoles' must be a list of strings")
-    _assign(state, CONFIG_FIELDS, body)
-    return _read(state, CONFIG_FIELDS)
+    _assign(state, CONFIG, body)
+    return _read(state, CONFIG)
 
 
 def synchronous(request: Request, state: SimulatorState, body: dict[str, Any]) -> dict[str, Any]:
     """POST /_simulator/synchronous {synchronous: bool}."""
-    _assign(state, {"synchronous": CONFIG_FIELDS["synchronous"]}, body)
+    state.synchronous = body["synchronous"]
     return {"synchronous": state.synchronous}
 
 
 def known_devices(request: Request, state: SimulatorState, body: dict[str, Any]) -> dict[str, Any]:
     """PUT /_simulator/known-devices {ids: [...] | null}: the tenant's device ids."""
-    ids = body.get("ids")
-    if ids is not None and not (isinstance(ids, list) and all(isinstance(i, str) for i in ids)):
-        raise AdminError("'ids' must be a list of strings or null")
+    ids = body["ids"]
     state.known_devices = set(ids) if ids is not None else None
     return {"ids": sorted(state.known_devices) if state.known_devices is not None else None}
 
@@ -121,6 +149,8 @@ def known_devices(request: Request, state: SimulatorState, body: dict[str, Any])
 def monitoring(request: Request, state: SimulatorState, body: dict[str, Any]) -> dict[str, Any]:
     """POST /_simulator/deployments/{id}/monitoring {rollbackPercent: n}."""
     deployment_id = request.path_params["id"]
+    if deployment_id not in state.deployments:
+        raise AdminError(f"There is no deployment '{deployment_id}'.", "id", status=404)
     state.set_monitoring_signal(deployment_id, float(body["rollbackPercent"]))
     return {"pausedByMonitoring": state.deployments[deployment_id].paused_by_monitoring}
 
@@ -136,7 +166,13 @@ def calls(request: Request, state: SimulatorState, body: dict[str, Any]) -> dict
         state.clear_calls()
         return None
     q = request.query_params
+    for key in q:
+        if key not in CALLS_QUERY:
+            known = ", ".join(sorted(CALLS_QUERY))
+            raise AdminError(f"Unknown query parameter '{key}' (use {known}).", key)
     status = q.get("status")
+    if status is not None and not status.isdigit():
+        raise AdminError(f"'status' must be an HTTP status code; got {status!r}.", "status")
     found = state.find(q.get("method"), q.get("pathContains"), int(status) if status else None)
     return {"value": [c.to_json() for c in found]}
 
@@ -150,24 +186,24 @@ def counters(request: Request, state: SimulatorState, body: dict[str, Any]) -> d
 
 
 def faults(request: Request, state: SimulatorState, body: dict[str, Any]) -> dict[str, Any] | None:
-    """GET / PATCH /_simulator/faults (latency, rates, Retry-After, rateMethods, maxIdsPerCall)."""
+    """GET / PATCH / DELETE /_simulator/faults (latency, rates, Retry-After, rateMethods, cap)."""
     if request.method == "DELETE":
         state.faults.clear()
         return None
-    body = dict(body)
+    throttle = body.get("throttleRate", state.faults.throttle_rate)
+    unavailable = body.get("unavailableRate", state.faults.unavailable_rate)
+    if throttle + unavailable > 1:
+        field = "unavailableRate" if "unavailableRate" in body else "throttleRate"
+        raise AdminError("'throttleRate' + 'unavailableRate' must not exceed 1.", field)
+    _assign(state.faults, RATES, {k: v for k, v in body.items() if k in RATES})
     if "maxIdsPerCall" in body:
-        cap = {"maxIdsPerCall": body.pop("maxIdsPerCall")}
-        _assign(state, {"maxIdsPerCall": CONFIG_FIELDS["maxIdsPerCall"]}, cap)
+        state.max_ids_per_call = body["maxIdsPerCall"]
     if "rateMethods" in body:
-        methods = body.pop("rateMethods")
-        state.faults.rate_methods = frozenset(m.upper() for m in methods) if methods else None
-    for key in ("throttleRate", "unavailableRate"):
-        if key in body and not 0 <= body[key] <= 1:
-            raise AdminError(f"'{key}' must be between 0 and 1")
-    _assign(state.faults, FAULT_FIELDS, body)
+        methods = body["rateMethods"]
+        state.faults.rate_methods = frozenset(methods) if methods else None
     rate_methods = state.faults.rate_methods
     return {
-        **_read(state.faults, FAULT_FIELDS),
+        **_read(state.faults, RATES),
         "rateMethods": sorted(rate_methods) if rate_methods is not None else None,
         "maxIdsPerCall": state.max_ids_per_call,
         "scripted": len(state.faults.scripted),
@@ -176,10 +212,10 @@ def faults(request: Request, state: SimulatorState, body: dict[str, Any]) -> dic
 
 
 def inject(request: Request, state: SimulatorState, body: dict[str, Any]) -> dict[str, Any]:
-    """POST /_simulator/faults/inject {status, count?, retryAfter?, method?, pathContains?}."""
+    """POST /_simulator/faults/inject {status, count?, retryAfter?, method?, pathContains?, …}."""
     state.faults.inject(
-        int(body["status"]),
-        count=int(body.get("count", 1)),
+        body["status"],
+        count=body.get("count", 1),
         retry_after=body.get("retryAfter"),
         method=body.get("method"),
         path_contains=body.get("pathContains"),
@@ -192,8 +228,8 @@ def inject(request: Request, state: SimulatorState, body: dict[str, Any]) -> dic
 def drop(request: Request, state: SimulatorState, body: dict[str, Any]) -> dict[str, Any]:
     """POST /_simulator/faults/drop {status?, count?, method?, pathContains?, hangSeconds?}."""
     state.faults.drop_after_processing(
-        int(body.get("status", 504)),
-        count=int(body.get("count", 1)),
+        body.get("status", 504),
+        count=body.get("count", 1),
         method=body.get("method"),
         path_contains=body.get("pathContains"),
         hang_seconds=body.get("hangSeconds"),
@@ -203,23 +239,23 @@ def drop(request: Request, state: SimulatorState, body: dict[str, Any]) -> dict[
 
 def token(request: Request, state: SimulatorState, body: dict[str, Any]) -> dict[str, Any]:
     """POST /_simulator/token {clientId?, expiresIn?}: a Graph token without the OAuth dance."""
-    client_id = str(body.get("clientId", "simulator-client"))
-    expires_in = int(body.get("expiresIn", 3599))
+    client_id = body.get("clientId", "simulator-client")
+    expires_in = body.get("expiresIn", 3599)
     return {"access_token": state.issue_token(client_id, expires_in=expires_in)}
 
 
 ROUTES = [
-    Route("/reset", _endpoint(reset), methods=["POST"]),
-    Route("/clock", _endpoint(clock), methods=["GET", "POST"]),
-    Route("/config", _endpoint(config), methods=["GET", "PATCH"]),
-    Route("/synchronous", _endpoint(synchronous), methods=["POST"]),
-    Route("/known-devices", _endpoint(known_devices), methods=["PUT"]),
-    Route("/deployments/{id}/monitoring", _endpoint(monitoring), methods=["POST"]),
-    Route("/apply", _endpoint(apply), methods=["POST"]),
-    Route("/calls", _endpoint(calls), methods=["GET", "DELETE"]),
-    Route("/counters", _endpoint(counters), methods=["GET"]),
-    Route("/faults", _endpoint(faults), methods=["GET", "PATCH", "DELETE"]),
-    Route("/faults/inject", _endpoint(inject), methods=["POST"]),
-    Route("/faults/drop", _endpoint(drop), methods=["POST"]),
-    Route("/token", _endpoint(token), methods=["POST"]),
+    Route("/reset", _endpoint(reset, RESET), methods=["POST"]),
+    Route("/clock", _endpoint(clock, CLOCK), methods=["GET", "POST"]),
+    Route("/config", _endpoint(config, CONFIG), methods=["GET", "PATCH"]),
+    Route("/synchronous", _endpoint(synchronous, SYNCHRONOUS), methods=["POST"]),
+    Route("/known-devices", _endpoint(known_devices, KNOWN_DEVICES), methods=["PUT"]),
+    Route("/deployments/{id}/monitoring", _endpoint(monitoring, MONITORING), methods=["POST"]),
+    Route("/apply", _endpoint(apply, NO_BODY), methods=["POST"]),
+    Route("/calls", _endpoint(calls, NO_BODY), methods=["GET", "DELETE"]),
+    Route("/counters", _endpoint(counters, NO_BODY), methods=["GET"]),
+    Route("/faults", _endpoint(faults, FAULTS), methods=["GET", "PATCH", "DELETE"]),
+    Route("/faults/inject", _endpoint(inject, INJECT), methods=["POST"]),
+    Route("/faults/drop", _endpoint(drop, DROP), methods=["POST"]),
+    Route("/token", _endpoint(token, TOKEN), methods=["POST"]),
 ]

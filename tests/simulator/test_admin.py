@@ -124,9 +124,15 @@ async def test_monitoring_hook_and_known_devices(
     assert response.json() == {"pausedByMonitoring": True}
     body = (await client.get(f"{ROOT}/deployments/{dep['id']}")).json()
     assert state_of(body)[2] == ["pausedByMonitoring"]
-    assert (
-        await anon.post(f"{ADMIN}/deployments/nope/monitoring", json={"rollbackPercent": 1})
-    ).status_code == 400
+    unknown = await anon.post(f"{ADMIN}/deployments/nope/monitoring", json={"rollbackPercent": 1})
+    assert unknown.status_code == 404
+    assert unknown.json() == {
+        "error": {
+            "code": "notFound",
+            "message": "There is no deployment 'nope'.",
+            "field": "id",
+        }
+    }
 
     assert (await anon.put(f"{ADMIN}/known-devices", json={"ids": [guid(1)]})).json() == {
         "ids": [guid(1)]

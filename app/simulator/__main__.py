@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,6 +28,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--synchronous", action="store_true", help="apply 202 changes at once")
     parser.add_argument("--seed", type=int, default=0, help="seed of the fault RNG")
     parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="info: one line per request on stderr (logger app.simulator); warning: quiet",
+    )
+    parser.add_argument(
         "--roles",
         type=lambda value: [role.strip() for role in value.split(",") if role.strip()],
         default=None,
@@ -47,6 +54,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> None:
     """Build the state from the arguments and run uvicorn until interrupted."""
     args = parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     state = SimulatorState(
         client_id=args.client_id,
         client_secret=args.client_secret,

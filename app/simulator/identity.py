@@ -176,13 +176,14 @@ async def token(request: Request) -> Response:
     """POST /{tenant}/oauth2/v2.0/token (client-credentials grant)."""
     state: SimulatorState = request.app.state.simulator
     form = _form(await request.body())
+    request_id = str(uuid.uuid4())  # Entra's x-ms-request-id, also the trace id of its errors
     status = 200
     try:
         with state.lock:
             body = _issue(state, request, form)
     except IdentityError as exc:
         status = exc.status
-        body = _aad_error(exc)
+        body = _aad_error(exc, request_id)
     state.calls.append(
         CallRecord(
             method="POST",
@@ -195,15 +196,17 @@ async def token(request: Request) -> Response:
                 "scope": form.get("scope"),
                 "credential": "assertion" if form.get("client_assertion") else "secret",
             },
-            request_id=str(uuid.uuid4()),
+            request_id=request_id,
             client_request_id=request.headers.get("client-request-id"),
         )
     )
-    return JSONResponse(body, status_code=status)
+    headers = {"x-ms-request-id": request_id}
+    if request.headers.get("client-request-id"):
+        headers["client-request-id"] = request.headers["client-request-id"]
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
-def _aad_error(exc: IdentityError) -> dict[str, Any]:
-    trace = str(uuid.uuid4())
+def _aad_error(exc: IdentityError, trace: str) -> dict[str, Any]:
     code = exc.description.split(":")[0].removeprefix("AADSTS")
     return {
         "error": exc.error,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import ssl
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import pytest
 import requests
 
 from tests.simulator.keys import ClientCertificate, make_client_certificate
+from tests.simulator.processes import free_port, stop, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 TENANT = "contoso.onmicrosoft.com"
@@ -31,25 +31,6 @@ class Standalone:
     base: str
     ca: Path
     cert: ClientCertificate
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_for(port: int, proc: subprocess.Popen[str], deadline: float) -> None:
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"simulator exited: {proc.stdout.read() if proc.stdout else ''}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError("simulator did not start")
 
 
 @pytest.fixture(scope="module")
@@ -74,14 +55,7 @@ def standalone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standalone]
         assert first.strip() == f"CA certificate: {tmp / 'tls' / 'ca.pem'}"
         yield Standalone(f"https://127.0.0.1:{port}", tmp / "tls" / "ca.pem", cert)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # pragma: no cover - last resort
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+        stop(proc)
 
 
 def msal_app(sim: Standalone, credential: object) -> msal.ConfidentialClientApplication:

@@ -191,3 +191,9 @@ def test_serve_prints_the_refusal_on_one_line_and_exits_non_zero() -> None:
         "configuration refused: caller authentication is not built yet in this version;"
         " unset API_KEYS (the service runs open only with the built-in simulator)"
     ]
+
+
+def test_every_setting_is_documented_for_operators() -> None:
+    documented = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
+    names = [name.upper() for name in Settings.model_fields]
+    assert [name for name in names if f"`{name}`" not in documented] == []

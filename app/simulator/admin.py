@@ -28,6 +28,7 @@ CONFIG = {
     "requireAuth": Spec("bool", attr="require_auth"),
     "clientId": Spec("str", nullable=True, attr="client_id"),
     "clientSecret": Spec("str", nullable=True, attr="client_secret"),
+    "grantedRoles": Spec("ids", attr="granted_roles"),  # application permissions in tokens
 }
 RATES = {
     "latencySeconds": Spec("number", minimum=0, attr="latency_seconds"),

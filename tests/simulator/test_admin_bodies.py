@@ -47,6 +47,7 @@ ADMIN = "/_simulator"
         ("PATCH", "/config", {"synchronous": "yes"}, "synchronous", "true or false"),
         ("PATCH", "/config", {"synchronous": None}, "synchronous", "not null"),
         ("PATCH", "/config", {"nope": 1}, "nope", "Unknown field"),
+        ("PATCH", "/config", {"grantedRoles": "x"}, "grantedRoles", "a list of strings"),
         ("POST", "/clock", {"now": "soon"}, "now", "ISO 8601"),
         ("POST", "/clock", {"advanceSeconds": "5"}, "advanceSeconds", "a number"),
         ("POST", "/clock", {"advanceSeconds": -5}, "advanceSeconds", "at least 0"),
@@ -125,3 +126,6 @@ async def test_good_bodies_still_work_with_their_defaults(
     cleared = await anon.patch(f"{ADMIN}/faults", json={"rateMethods": None})
     assert cleared.json()["rateMethods"] is None
     assert (await anon.put(f"{ADMIN}/known-devices", json={"ids": None})).json() == {"ids": None}
+    roles = await anon.patch(f"{ADMIN}/config", json={"grantedRoles": ["WindowsUpdates.Read.All"]})
+    assert roles.json()["grantedRoles"] == ["WindowsUpdates.Read.All"]
+    assert state.granted_roles == ["WindowsUpdates.Read.All"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +17,21 @@ _STANDARD_ATTRS = frozenset(
 
 
 _DROPPED = frozenset({"request_id", "color_message"})
+
+# C0 (tab aside), DEL and C1 controls, and the Unicode line and paragraph separators.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\n": "\\n", "\r": "\\r"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    return _NAMED.get(char) or (f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}")
+
+
+def escape_controls(text: str) -> str:
+    """`text` with control characters written as escapes, so a log line stays one honest line."""
+    return _CONTROL.sub(_escape, text)
 
 
 class _RequestIdFilter(logging.Filter):
@@ -43,14 +59,19 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        # json escapes every control character but DEL (and, ASCII-only, everything above).
+        return json.dumps(entry, default=str).replace("\x7f", "\\u007f")
 
 
 class ConsoleFormatter(logging.Formatter):
-    """A human line: time level [request id] logger: message."""
+    """A human line: time level [request id] logger: message (control characters escaped)."""
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)-7s [%(request_id)s] %(name)s: %(message)s")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        """The line without the traceback, its caller-written parts escaped."""
+        return escape_controls(super().formatMessage(record))
 
 
 def configure_logging(level: str, fmt: str) -> None:

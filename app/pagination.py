@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import Query
 
+from app.api_types import CURSOR_MAX_LENGTH
 from app.problems import ProblemError
 
 DEFAULT_LIMIT = 50
@@ -18,7 +19,10 @@ LimitQuery = Annotated[
 ]
 CursorQuery = Annotated[
     str | None,
-    Query(max_length=512, description="`nextCursor` of the previous page; omit for the first"),
+    Query(
+        max_length=CURSOR_MAX_LENGTH,
+        description="`nextCursor` of the previous page; omit for the first",
+    ),
 ]
 
 

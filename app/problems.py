@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -65,6 +65,18 @@ class ValidationFailed(ProblemError):
     status = 422
 
 
+class UnsupportedMediaType(ProblemError):
+    type = "urn:problem:unsupported-media-type"
+    title = "The body's media type is not supported"
+    status = 415
+
+
+class MethodNotAllowed(ProblemError):
+    type = "urn:problem:method-not-allowed"
+    title = "Method not allowed"
+    status = 405
+
+
 class NotFound(ProblemError):
     type = "urn:problem:not-found"
     title = "No such resource"
@@ -93,3 +105,31 @@ class InternalError(ProblemError):
     type = "urn:problem:internal"
     title = "Internal error"
     status = 500
+
+
+_LOCATIONS = ("body", "query", "path", "header")
+
+
+def field_path(loc: Iterable[int | str]) -> str:
+    """``("body", "schedule", "waves", "every")`` → ``schedule.waves.every``; indexes as [i]."""
+    parts = list(loc)
+    if parts and parts[0] in _LOCATIONS and (parts[0] == "body" or len(parts) > 1):
+        parts = parts[1:]
+    text = ""
+    for part in parts:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + str(part)
+    return text or "body"
+
+
+def field_errors(errors: Iterable[Mapping[str, Any]]) -> list[FieldError]:
+    """Pydantic's errors as FieldErrors: the field's path and a plain message."""
+    result = []
+    for error in errors:
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        if error.get("type") == "extra_forbidden":
+            message = "unknown field"
+        result.append(FieldError(field=field_path(error.get("loc", ())), message=message))
+    return result

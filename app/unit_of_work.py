@@ -10,6 +10,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.problems import DatabaseUnavailable
 
 
+def is_connection_failure(exc: BaseException) -> bool:
+    """True when the database could not be reached or dropped the connection.
+
+    Only these are a 503: a value the database refused (psycopg's DataError, an IntegrityError,
+    a ProgrammingError) is a fault of ours, and a 503 would make callers retry it forever.
+    """
+    if isinstance(exc, OperationalError):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
 class UnitOfWork:
     """Wraps a session; `commit()` makes what was written durable or raises a 503 problem.
 
@@ -27,12 +38,19 @@ class UnitOfWork:
         self._after_commit.append(callback)
 
     async def commit(self) -> None:
-        """Commit, or roll back and raise DatabaseUnavailable if the database refuses."""
+        """Commit; on failure roll back, and raise DatabaseUnavailable if it was unreachable.
+
+        Any other database error is re-raised as it is (a 500 that is logged, not a false 503).
+        """
         try:
             await self.session.commit()
-        except (OperationalError, DBAPIError) as exc:
+        except DBAPIError as exc:
             await self.rollback()
-            raise DatabaseUnavailable("The change could not be recorded in the database.") from exc
+            if is_connection_failure(exc):
+                raise DatabaseUnavailable(
+                    "The change could not be recorded in the database."
+                ) from exc
+            raise
         callbacks, self._after_commit = self._after_commit, []
         for callback in callbacks:
             callback()

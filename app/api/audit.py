@@ -9,7 +9,13 @@ from fastapi import APIRouter, Query, Request, Response
 
 from app.api.deps import UowDep
 from app.api.problems import problem_responses
-from app.api_types import EntraDeviceId, Page
+from app.api_types import (
+    ACTION_MAX_LENGTH,
+    ACTOR_MAX_LENGTH,
+    TICKET_MAX_LENGTH,
+    EntraDeviceId,
+    Page,
+)
 from app.audit.csv_export import CSV_MEDIA_TYPE, events_csv, wants_csv
 from app.audit.schemas import AuditEventOut, Outcome, Rfc3339
 from app.audit.service import MAX_EVENT_ID, AuditFilters, get_event, list_events
@@ -64,14 +70,15 @@ async def list_audit_events(
     rolloutId: Annotated[
         uuid.UUID | None, Query(description="events of this rollout (a UUID, else 422)")
     ] = None,
-    ticket: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
-    actor: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
+    ticket: Annotated[str | None, Query(min_length=1, max_length=TICKET_MAX_LENGTH)] = None,
+    actor: Annotated[str | None, Query(min_length=1, max_length=ACTOR_MAX_LENGTH)] = None,
     deviceId: Annotated[
         EntraDeviceId | None,
         Query(description="events that added, removed, excluded or enrolled this device"),
     ] = None,
     action: Annotated[
-        str | None, Query(min_length=1, max_length=64, examples=["audience.update"])
+        str | None,
+        Query(min_length=1, max_length=ACTION_MAX_LENGTH, examples=["audience.update"]),
     ] = None,
     outcome: Annotated[Outcome | None, Query()] = None,
     since: Annotated[

@@ -1,4 +1,4 @@
-"""ASGI middleware: request ids, access logs, body-size limit, last-resort 500 problems."""
+"""ASGI middleware: request ids, input hygiene, access logs, body-size limit, last-resort 500s."""
 
 from __future__ import annotations
 
@@ -7,25 +7,61 @@ import logging
 import re
 import time
 import uuid
+from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.error_handlers import path_parameter
 from app.api.problems import PROBLEM_MEDIA_TYPE, problem_body
-from app.problems import InternalError, PayloadTooLarge, ProblemError
+from app.api_types import NUL, NUL_MESSAGE, REQUEST_ID_MAX_LENGTH
+from app.problems import FieldError, InternalError, PayloadTooLarge, ProblemError, ValidationFailed
 from app.request_context import request_id_var
 
 log = logging.getLogger("app.access")
 
-_ACCEPTABLE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+REQUEST_ID_HEADER = "x-request-id"
+REQUEST_ID_PATTERN = f"^[A-Za-z0-9._:\\-]{{1,{REQUEST_ID_MAX_LENGTH}}}$"
+_ACCEPTABLE_REQUEST_ID = re.compile(REQUEST_ID_PATTERN)
+
+
+def _header(scope: Scope, wanted: bytes) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == wanted:
+            return str(value.decode("latin-1"))
+    return None
 
 
 def _incoming_request_id(scope: Scope) -> str:
-    for name, value in scope.get("headers", ()):
-        if name == b"x-request-id":
-            candidate = str(value.decode("latin-1")).strip()
-            if _ACCEPTABLE_REQUEST_ID.match(candidate):
-                return candidate
-    return str(uuid.uuid4())
+    candidate = (_header(scope, REQUEST_ID_HEADER.encode()) or "").strip()
+    return candidate if _ACCEPTABLE_REQUEST_ID.fullmatch(candidate) else str(uuid.uuid4())
+
+
+def refused_input(scope: Scope) -> ValidationFailed | None:
+    """A NUL in the path, a query parameter or a header, or an over-long request id: 422.
+
+    One rule for every route, checked before any of them runs (bodies are checked by the
+    request models): PostgreSQL cannot store a NUL, and none is ever sent to Graph.
+    """
+    errors: list[FieldError] = []
+    if NUL in scope.get("path", ""):
+        field = path_parameter(scope, NUL) or "path"
+        errors.append(FieldError(field=field, message=NUL_MESSAGE))
+    query = scope.get("query_string", b"").decode("latin-1")
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if NUL in name or NUL in value:
+            errors.append(FieldError(field=name, message=NUL_MESSAGE))
+    for raw_name, raw_value in scope.get("headers", ()):
+        name = raw_name.decode("latin-1")
+        if b"\x00" in raw_value:
+            errors.append(FieldError(field=name, message=NUL_MESSAGE))
+        elif name == REQUEST_ID_HEADER and len(raw_value.strip()) > REQUEST_ID_MAX_LENGTH:
+            errors.append(
+                FieldError(field=name, message=f"at most {REQUEST_ID_MAX_LENGTH} characters")
+            )
+    if not errors:
+        return None
+    noun = "field is" if len(errors) == 1 else "fields are"
+    return ValidationFailed(f"{len(errors)} {noun} invalid.", errors=errors)
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -86,6 +122,10 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
+            refused = refused_input(scope)
+            if refused is not None:
+                await self._send_problem(scope, send_with_id, refused)
+                return
             length = _content_length(scope)
             if length is not None and length > self.max_body_bytes:
                 raise _BodyTooLarge

@@ -12,6 +12,21 @@ from app.request_context import request_id_var
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
+PROBLEM_DESCRIPTIONS = {
+    400: "Malformed request (not JSON: the detail names line and column; a foreign cursor)",
+    401: "No or invalid credentials",
+    403: "Role too low",
+    404: "Unknown id",
+    409: "Conflict with the current state",
+    413: "Body too large",
+    415: "Body not application/json (for PATCH: or application/merge-patch+json)",
+    422: "Well-formed but invalid (each bad field is named)",
+    429: "Caller over its rate",
+    502: "Graph answered with an error",
+    503: "Graph or the database unreachable",
+    504: "Graph timed out",
+}
+
 
 def problem_body(exc: ProblemError, instance: str | None) -> dict[str, Any]:
     """The JSON body of a problem about `instance`, with the current request id."""
@@ -39,22 +54,9 @@ def response_for(request: Request, exc: ProblemError) -> JSONResponse:
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries documenting the problems a route can return."""
-    descriptions = {
-        400: "Malformed request (bad JSON, wrong types)",
-        401: "No or invalid credentials",
-        403: "Role too low",
-        404: "Unknown id",
-        409: "Conflict with the current state",
-        413: "Body too large",
-        422: "Well-formed but invalid",
-        429: "Caller over its rate",
-        502: "Graph answered with an error",
-        503: "Graph or the database unreachable",
-        504: "Graph timed out",
-    }
     return {
         status: {
-            "description": descriptions[status],
+            "description": PROBLEM_DESCRIPTIONS[status],
             "model": Problem,
             "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }

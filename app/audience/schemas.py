@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from app.api_types import DeviceIdList, Reason, StrictModel, Ticket, UtcOut
+from app.api_types import (
+    MAX_DEVICES_PER_REQUEST,
+    DeviceIdList,
+    Reason,
+    StrictModel,
+    Ticket,
+    UtcOut,
+)
+
+DEVICE_LISTS = ("addDevices", "removeDevices", "addExclusions", "removeExclusions")
 
 
 class AudienceChangeRequest(StrictModel):
     """Devices to add to or remove from a rollout's members and exclusions."""
+
+    schema_rules: ClassVar[dict[str, Any]] = {
+        "anyOf": [
+            {"required": [name], "properties": {name: {"minItems": 1}}} for name in DEVICE_LISTS
+        ]
+    }
 
     addDevices: DeviceIdList = Field(default_factory=list)
     removeDevices: DeviceIdList = Field(default_factory=list)
@@ -21,16 +36,13 @@ class AudienceChangeRequest(StrictModel):
 
     @model_validator(mode="after")
     def _something_to_do(self) -> AudienceChangeRequest:
-        total = (
-            len(self.addDevices)
-            + len(self.removeDevices)
-            + len(self.addExclusions)
-            + len(self.removeExclusions)
-        )
+        total = sum(len(getattr(self, name)) for name in DEVICE_LISTS)
         if total == 0:
             raise ValueError("name at least one device to add or remove")
-        if total > 100_000:
-            raise ValueError(f"at most 100000 device ids in one request, got {total}")
+        if total > MAX_DEVICES_PER_REQUEST:
+            raise ValueError(
+                f"at most {MAX_DEVICES_PER_REQUEST} device ids in one request, got {total}"
+            )
         return self
 
 

@@ -65,6 +65,24 @@ async def test_wrong_method_is_a_405_problem_with_allow(client: httpx.AsyncClien
     assert response.json()["type"] == "urn:problem:method-not-allowed"
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("PUT", "/v1/rollouts/6f1c2a4e-8b3d-4f5a-9c7e-2d1b0a9f8e7d", "DELETE, GET, PATCH"),
+        ("POST", "/v1/rollouts/6f1c2a4e-8b3d-4f5a-9c7e-2d1b0a9f8e7d", "DELETE, GET, PATCH"),
+        ("DELETE", "/v1/rollouts", "GET, POST"),
+        ("GET", "/v1/rollouts/x/pause", "POST"),
+    ],
+)
+async def test_a_405_lists_every_method_the_path_serves(
+    client: httpx.AsyncClient, method: str, path: str, allow: str
+) -> None:
+    response = await client.request(method, path)
+    assert response.status_code == 405
+    assert response.headers["allow"] == allow
+    assert response.json()["detail"] == f"{method} is not served here; use {allow}."
+
+
 async def test_an_unusable_request_id_is_replaced_by_a_fresh_one(
     client: httpx.AsyncClient,
 ) -> None:
@@ -101,6 +119,58 @@ async def test_malformed_json_is_a_400(probe_client: httpx.AsyncClient) -> None:
     assert response.status_code == 400
     assert response.headers["content-type"] == PROBLEM
     assert response.json()["type"] == "urn:problem:malformed-request"
+
+
+async def test_malformed_json_names_the_line_and_column(probe_client: httpx.AsyncClient) -> None:
+    body = b'{\n  "name": "x",\n  "count": ,\n}'
+    response = await probe_client.post(
+        "/_probe/body", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    problem = response.json()
+    assert problem["detail"] == "The body is not valid JSON: Expecting value at line 3, column 12."
+    assert problem["errors"] == [
+        {"field": "body", "message": "Expecting value at line 3, column 12"}
+    ]
+
+
+async def test_a_body_that_is_not_utf8_is_a_400(probe_client: httpx.AsyncClient) -> None:
+    response = await probe_client.post(
+        "/_probe/body", content=b'{"name": "\xff"}', headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json()["type"] == "urn:problem:malformed-request"
+
+
+@pytest.mark.parametrize(
+    ("content_type", "content"),
+    [
+        ("text/plain", b'{"name": "x", "count": 1}'),
+        ("application/x-www-form-urlencoded", b"name=x&count=1"),
+        (None, b'{"name": "x", "count": 1}'),
+    ],
+    ids=["text", "form", "no content type"],
+)
+async def test_a_body_that_is_not_json_is_a_415(
+    probe_client: httpx.AsyncClient, content_type: str | None, content: bytes
+) -> None:
+    headers = {"content-type": content_type} if content_type else {}
+    response = await probe_client.post("/_probe/body", content=content, headers=headers)
+    assert response.status_code == 415
+    assert response.headers["content-type"] == PROBLEM
+    problem = response.json()
+    assert problem["type"] == "urn:problem:unsupported-media-type"
+    assert problem["errors"] == [{"field": "Content-Type", "message": "must be application/json"}]
+
+
+async def test_a_missing_body_says_a_json_body_is_required(
+    probe_client: httpx.AsyncClient,
+) -> None:
+    response = await probe_client.post("/_probe/body", headers={"content-type": "text/plain"})
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {"field": "body", "message": "a JSON body is required (Content-Type: application/json)"}
+    ]
 
 
 async def test_a_body_over_the_limit_is_a_413_before_the_handler_runs(

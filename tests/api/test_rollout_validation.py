@@ -58,6 +58,42 @@ CASES: list[tuple[str, dict[str, Any], int, str, set[str]]] = [
         {"schedule"},
     ),
     (
+        "false where a number belongs",
+        {"schedule": {"waves": {"devicesPerWave": False}}},
+        422,
+        "urn:problem:validation",
+        {"schedule.waves.devicesPerWave"},
+    ),
+    (
+        "a number where a timestamp belongs",
+        {"schedule": {"startAt": 1764576000}},
+        422,
+        "urn:problem:validation",
+        {"schedule.startAt"},
+    ),
+    (
+        "a zero duration",
+        {"schedule": {"spreadOver": "PT0S"}},
+        422,
+        "urn:problem:validation",
+        {"schedule.spreadOver"},
+    ),
+    (
+        "a duration with a trailing newline",
+        {"schedule": {"spreadOver": "P7D\n"}},
+        422,
+        "urn:problem:validation",
+        {"schedule.spreadOver"},
+    ),
+    (
+        "a ticket longer than the database column",
+        {"ticket": "T" * 129},
+        422,
+        "urn:problem:validation",
+        {"ticket"},
+    ),
+    ("a blank name", {"name": "   "}, 422, "urn:problem:validation", {"name"}),
+    (
         "threshold out of range",
         {"monitoring": [{"signal": "rollback", "thresholdPercent": 101, "action": "pause"}]},
         422,
@@ -176,7 +212,7 @@ def _quality_entry(simulator: SimulatorState, *, expeditable: bool) -> str:
         if (
             entry["@odata.type"].endswith("qualityUpdateCatalogEntry")
             and entry["isExpeditable"] is expeditable
-            and entry["deployableUntilDateTime"] > "2026-11-28"
+            and (entry["deployableUntilDateTime"] or "9999") > "2026-11-28"  # null: no end
         ):
             return str(entry["id"])
     raise AssertionError("the simulator's catalog has no such quality update")
@@ -223,28 +259,32 @@ async def test_bad_input_is_refused_and_changes_nothing(
 
 
 @pytest.mark.parametrize(
-    ("content", "status", "problem_type"),
+    ("content", "content_type", "status", "problem_type"),
     [
-        (b'{"name": "x", "update": ', 400, "urn:problem:malformed-request"),
-        (b"[1, 2, 3]", 422, "urn:problem:validation"),
-        (b"", 422, "urn:problem:validation"),
+        (b'{"name": "x", "update": ', "application/json", 400, "urn:problem:malformed-request"),
+        (b"[1, 2, 3]", "application/json", 422, "urn:problem:validation"),
+        (b"", "application/json", 422, "urn:problem:validation"),
+        (b'{"name": "x"}', "text/plain", 415, "urn:problem:unsupported-media-type"),
+        (b"name=x", "application/x-www-form-urlencoded", 415, "urn:problem:unsupported-media-type"),
     ],
-    ids=["truncated JSON", "an array", "no body"],
+    ids=["truncated JSON", "an array", "no body", "text", "a form"],
 )
 async def test_unreadable_bodies_change_nothing(
     client: httpx.AsyncClient,
     app: FastAPI,
     simulator: SimulatorState,
     content: bytes,
+    content_type: str,
     status: int,
     problem_type: str,
 ) -> None:
     response = await client.post(
-        "/v1/rollouts", content=content, headers={"content-type": "application/json"}
+        "/v1/rollouts", content=content, headers={"content-type": content_type}
     )
     assert response.status_code == status, response.text
     assert response.json()["type"] == problem_type
-    assert simulator.writes() == []
+    assert response.json()["errors"]
+    assert simulator.calls == []
     assert await table_counts(app) == (0, 0)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Query, Response
 
@@ -13,13 +13,12 @@ from app.api.security import CallerDep
 from app.api_types import Page, Reason, Ticket
 from app.operations.views import operation_out
 from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
-from app.problems import FieldError, ValidationFailed
 from app.rollouts import repository
 from app.rollouts.create import create_rollout
 from app.rollouts.lifecycle import change_state, delete_rollout, refresh_state
 from app.rollouts.models import Rollout
 from app.rollouts.patch import patch_rollout
-from app.rollouts.schemas import ChangeRequest, RolloutCreate, RolloutOut
+from app.rollouts.schemas import ChangeRequest, RolloutCreate, RolloutOut, RolloutPatch
 from app.rollouts.service import RolloutServices
 from app.rollouts.views import rollout_out
 from app.state import AppState
@@ -129,40 +128,28 @@ async def get_rollout(rolloutId: str, state: AppStateDep, uow: UowDep) -> Rollou
     "/{rolloutId}",
     name="patch_rollout",
     summary="Change a rollout",
-    responses=problem_responses(400, 404, 409, 422, *GRAPH),
+    responses=problem_responses(400, 404, 409, 413, 415, 422, *GRAPH),
 )
 async def patch_rollout_route(
     rolloutId: str,
-    patch: Annotated[
-        dict[str, Any],
-        Body(
-            openapi_examples=PATCH_ROLLOUT,
-            description="JSON merge patch (RFC 7396) of name, schedule, monitoring,"
-            " userExperience and safeguards; `ticket` and `reason` say why",
-        ),
-    ],
+    patch: Annotated[RolloutPatch, Body(openapi_examples=PATCH_ROLLOUT)],
     state: AppStateDep,
     uow: UowDep,
     caller: CallerDep,
 ) -> RolloutOut:
-    """Change the name or settings; only the fields given change, `null` removes one.
+    """Change the name or settings: a JSON merge patch (RFC 7396), sent as
+    `application/merge-patch+json` or `application/json`. Only the fields given change; `null`
+    removes `monitoring`, or turns `safeguards` back on. `schedule` and `userExperience` can be
+    changed but, once set, not removed (422: Graph cannot be told). `ticket` and `reason` say
+    why and are recorded with the change.
 
     The update itself cannot change (422 `urn:problem:update-immutable`). Settings changes are
     sent to Graph first; the name lives only in this service. An archived rollout is 409.
     """
-    ticket, reason = patch.pop("ticket", None), patch.pop("reason", None)
-    context = change_context(caller, _text(ticket, "ticket"), _text(reason, "reason"))
+    context = change_context(caller, patch.ticket, patch.reason)
     rollout = await repository.get_or_404(uow.session, rolloutId, lock=True)
     await patch_rollout(services_for(state, uow), context, rollout, patch)
     return await _out(uow, rollout)
-
-
-def _text(value: Any, field: str) -> str | None:
-    if value is None or (isinstance(value, str) and 0 < len(value.strip()) <= 2000):
-        return value.strip() if isinstance(value, str) else None
-    raise ValidationFailed(
-        f"{field} is not valid.", errors=[FieldError(field=field, message="a non-empty string")]
-    )
 
 
 def _state_route(action: str, summary: str, description: str) -> None:

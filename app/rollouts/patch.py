@@ -12,7 +12,7 @@ from app.change_context import ChangeContext
 from app.graph.results import GraphResult
 from app.graph.specs import DeploymentSettingsSpec
 from app.graph.wire import Deployment
-from app.problems import FieldError, ValidationFailed
+from app.problems import FieldError, ValidationFailed, field_errors
 from app.rollouts.errors import (
     UpdateImmutable,
 )
@@ -22,6 +22,7 @@ from app.rollouts.models import Rollout
 from app.rollouts.schemas import (
     FeatureUpdateRef,
     QualityUpdateRef,
+    RolloutPatch,
     RolloutSettings,
     UpdateRef,
 )
@@ -36,21 +37,14 @@ from app.rollouts.service import (
 from app.rollouts.translate import deployment_settings
 from app.rollouts.views import graph_state_record
 
-PATCHABLE = frozenset({"name", *SETTINGS_FIELDS, "ticket", "reason"})
-
 
 def _validated_settings(merged: dict[str, Any]) -> RolloutSettings:
     try:
         return RolloutSettings.model_validate(merged)
     except ValidationError as exc:
-        errors = [
-            FieldError(
-                field=".".join(str(p) for p in e["loc"]),
-                message=str(e["msg"]).removeprefix("Value error, "),
-            )
-            for e in exc.errors()
-        ]
-        raise ValidationFailed("The patched rollout is not valid.", errors=errors) from None
+        raise ValidationFailed(
+            "The patched rollout is not valid.", errors=field_errors(exc.errors())
+        ) from None
 
 
 def _present(settings: dict[str, Any]) -> dict[str, Any]:
@@ -107,27 +101,17 @@ def stored_update(rollout: Rollout) -> UpdateRef:
 
 
 async def patch_rollout(
-    services: RolloutServices, context: ChangeContext, rollout: Rollout, patch: dict[str, Any]
+    services: RolloutServices, context: ChangeContext, rollout: Rollout, body: RolloutPatch
 ) -> None:
     """JSON merge patch of name and settings; settings changes go to Graph first."""
-    if "update" in patch:
+    if "update" in body.model_fields_set:
         raise UpdateImmutable(
             "A rollout's update cannot change; create a new rollout instead.",
             errors=[FieldError(field="update", message="cannot be changed")],
         )
-    unknown = sorted(set(patch) - PATCHABLE)
-    if unknown:
-        raise ValidationFailed(
-            f"{len(unknown)} field(s) cannot be patched.",
-            errors=[FieldError(field=name, message="unknown field") for name in unknown],
-        )
     check_ticket(services, context)
+    patch = body.changes()
     name = patch.get("name", rollout.name)
-    if not isinstance(name, str) or not name.strip() or len(name) > 200:
-        raise ValidationFailed(
-            "The name is not valid.",
-            errors=[FieldError(field="name", message="a string of 1 to 200 characters")],
-        )
     current = {k: rollout.settings.get(k) for k in SETTINGS_FIELDS}
     merged = merge_patch(current, {k: patch[k] for k in SETTINGS_FIELDS if k in patch})
     settings = _validated_settings(_present(merged))
@@ -135,13 +119,13 @@ async def patch_rollout(
     await refresh_state(services, rollout)
     ensure_actionable(rollout)
     settings_changed = new_settings != current
-    name_changed = name.strip() != rollout.name
+    name_changed = name != rollout.name
     if not settings_changed and not name_changed:
         return
     audit = AuditRecorder(services.uow, context)
     detail = {"patch": patch, "before": {"name": rollout.name, **current}}
     if not settings_changed:
-        rollout.name = name.strip()
+        rollout.name = name
         audit.record(
             action="rollout.update", outcome="succeeded", rollout_id=rollout.id, detail=detail
         )
@@ -158,7 +142,7 @@ async def patch_rollout(
         return await services.graph.update_settings(deployment_id, spec, rollout.update_kind)  # type: ignore[arg-type]
 
     async def succeeded(deployment: Deployment | None) -> dict[str, Any]:
-        rollout.name = name.strip()
+        rollout.name = name
         rollout.settings = {"update": rollout.settings.get("update"), **new_settings}
         if deployment is not None and deployment.state is not None:
             # A settings change can change the state (a raised threshold lifts a monitoring

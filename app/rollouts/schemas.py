@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from itertools import combinations
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -10,13 +11,17 @@ from pydantic import (
     Field,
     StrictBool,
     StrictInt,
-    StringConstraints,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from app.api_types import (
+    CATALOG_ENTRY_ID_MAX_LENGTH,
+    MAX_MONITORING_RULES,
+    VERSION_MAX_LENGTH,
     DeviceIdList,
     IsoDuration,
+    Name,
     Reason,
     StrictModel,
     Ticket,
@@ -56,24 +61,30 @@ ROLLOUT_EXAMPLE: dict[str, Any] = {
         "observedAt": "2026-12-01T08:05:00Z",
     },
     "audience": {"members": 1200, "exclusions": 3},
+    "reason": "Quarterly OS upgrade, pilot",
     "createdAt": "2026-11-28T10:00:00Z",
     "createdBy": "svc-servicenow",
     "updatedAt": "2026-12-01T08:05:00Z",
 }
 
-RolloutName = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-    Field(examples=["Windows 11 24H2 – pilot ring"]),
-]
+
+def _given(field: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """JSON Schema: `field` is present and matches `schema` (by default: is not null)."""
+    return {"required": [field], "properties": {field: schema or {"not": {"type": "null"}}}}
 
 
 class FeatureUpdateRef(StrictModel):
     """A feature update, by `version` (resolved through the catalog) or `catalogEntryId`."""
 
+    schema_rules: ClassVar[dict[str, Any]] = {
+        "oneOf": [_given("version"), _given("catalogEntryId")]
+    }
+
     kind: Literal["feature"]
-    version: str | None = Field(default=None, max_length=200, examples=["Windows 11, version 24H2"])
-    catalogEntryId: str | None = Field(default=None, max_length=128)
+    version: str | None = Field(
+        default=None, max_length=VERSION_MAX_LENGTH, examples=["Windows 11, version 24H2"]
+    )
+    catalogEntryId: str | None = Field(default=None, max_length=CATALOG_ENTRY_ID_MAX_LENGTH)
 
     @model_validator(mode="after")
     def _exactly_one_reference(self) -> FeatureUpdateRef:
@@ -85,8 +96,15 @@ class FeatureUpdateRef(StrictModel):
 class QualityUpdateRef(StrictModel):
     """A quality update by catalog entry id, optionally expedited."""
 
+    schema_rules: ClassVar[dict[str, Any]] = {
+        "anyOf": [
+            {"properties": {"readinessTest": {"const": False}}},
+            _given("expedite", {"const": True}),
+        ]
+    }
+
     kind: Literal["quality"]
-    catalogEntryId: str = Field(max_length=128)
+    catalogEntryId: str = Field(max_length=CATALOG_ENTRY_ID_MAX_LENGTH)
     expedite: StrictBool = Field(default=False, description="install as soon as possible")
     readinessTest: StrictBool = Field(
         default=False, description="an expedite readiness test only (needs expedite)"
@@ -101,25 +119,41 @@ class QualityUpdateRef(StrictModel):
 
 UpdateRef = Annotated[FeatureUpdateRef | QualityUpdateRef, Field(discriminator="kind")]
 
+MAX_DEVICES_PER_WAVE = 1_000_000
+
 
 class Waves(StrictModel):
     """Offer the update to `devicesPerWave` devices every `every`."""
 
-    devicesPerWave: StrictInt = Field(ge=1, le=1_000_000, examples=[100])
+    devicesPerWave: StrictInt = Field(ge=1, le=MAX_DEVICES_PER_WAVE, examples=[100])
     every: IsoDuration = "P1D"
+
+
+PACINGS = ("waves", "endBy", "spreadOver")
 
 
 class Schedule(StrictModel):
     """When to start, and how to spread the offers: at most one of waves, endBy, spreadOver."""
 
+    schema_rules: ClassVar[dict[str, Any]] = {
+        "not": {
+            "anyOf": [
+                {"allOf": [_given(first), _given(second)]}
+                for first, second in combinations(PACINGS, 2)
+            ]
+        }
+    }
+
     startAt: UtcTimestamp | None = Field(default=None, description="default: now")
     waves: Waves | None = None
-    endBy: UtcTimestamp | None = Field(default=None, description="all devices offered by then")
+    endBy: UtcTimestamp | None = Field(
+        default=None, description="all devices offered by then (after startAt)"
+    )
     spreadOver: IsoDuration | None = Field(default=None, description="offers spread over this")
 
     @model_validator(mode="after")
     def _one_pacing(self) -> Schedule:
-        given = [n for n in ("waves", "endBy", "spreadOver") if getattr(self, n) is not None]
+        given = [n for n in PACINGS if getattr(self, n) is not None]
         if len(given) > 1:
             raise ValueError(f"give at most one of waves, endBy and spreadOver, not {given}")
         if self.endBy is not None and self.startAt is not None and self.endBy <= self.startAt:
@@ -127,8 +161,18 @@ class Schedule(StrictModel):
         return self
 
 
+VALID_RULES = (("rollback", "pause"), ("rollback", "alert"), ("ineligible", "offerFallback"))
+
+
 class MonitoringRule(StrictModel):
     """When `signal` reaches `thresholdPercent` of devices, take `action`."""
+
+    schema_rules: ClassVar[dict[str, Any]] = {
+        "anyOf": [
+            {"properties": {"signal": {"const": signal}, "action": {"const": action}}}
+            for signal, action in VALID_RULES
+        ]
+    }
 
     signal: Literal["rollback", "ineligible"]
     thresholdPercent: StrictInt = Field(ge=1, le=100, examples=[5])
@@ -136,8 +180,7 @@ class MonitoringRule(StrictModel):
 
     @model_validator(mode="after")
     def _valid_pair(self) -> MonitoringRule:
-        valid = {("rollback", "pause"), ("rollback", "alert"), ("ineligible", "offerFallback")}
-        if (self.signal, self.action) not in valid:
+        if (self.signal, self.action) not in VALID_RULES:
             raise ValueError(
                 f"{self.signal} + {self.action} is not a valid rule; valid: rollback + pause,"
                 " rollback + alert, ineligible + offerFallback"
@@ -158,7 +201,7 @@ class Safeguards(StrictModel):
     enabled: StrictBool = True
 
 
-Monitoring = Annotated[list[MonitoringRule], Field(max_length=10)]
+Monitoring = Annotated[list[MonitoringRule], Field(max_length=MAX_MONITORING_RULES)]
 
 
 class RolloutSettings(StrictModel):
@@ -173,12 +216,45 @@ class RolloutSettings(StrictModel):
 class RolloutCreate(RolloutSettings):
     """A new rollout: one update to a set of devices, on a schedule, under a ticket."""
 
-    name: RolloutName
+    name: Name
     ticket: Ticket | None = None
     reason: Reason | None = None
     update: UpdateRef
     devices: DeviceIdList = Field(default_factory=list)
     exclusions: DeviceIdList = Field(default_factory=list)
+
+
+class WavesChange(Waves):
+    """Waves in a merge patch: only the parts given change (devicesPerWave cannot be null)."""
+
+    devicesPerWave: StrictInt = Field(  # type: ignore[assignment]
+        default=None, ge=1, le=MAX_DEVICES_PER_WAVE, examples=[100]
+    )
+
+
+class ScheduleChange(Schedule):
+    """A schedule in a merge patch: only the parts given change, null removes one."""
+
+    waves: WavesChange | None = None
+
+
+class RolloutPatch(StrictModel):
+    """JSON merge patch (RFC 7396) of a rollout: only the fields given change; `null` removes
+    a settings part. The same types and limits as at creation; `ticket` and `reason` say why."""
+
+    name: Name = None  # type: ignore[assignment]  # absent: unchanged; null: refused
+    schedule: ScheduleChange | None = None
+    monitoring: Monitoring | None = None
+    userExperience: UserExperience | None = None
+    safeguards: Safeguards | None = None
+    ticket: Ticket | None = None
+    reason: Reason | None = None
+    update: SkipJsonSchema[Any] = Field(default=None, exclude=True)
+    """Never accepted (422 `urn:problem:update-immutable`); declared only to say so."""
+
+    def changes(self) -> dict[str, Any]:
+        """The merge patch of name and settings, as JSON, with only the fields given."""
+        return self.model_dump(mode="json", exclude_unset=True, exclude={"ticket", "reason"})
 
 
 class ChangeRequest(StrictModel):
@@ -235,6 +311,7 @@ class RolloutOut(BaseModel):
     safeguards: dict[str, Any]
     state: StateOut
     audience: AudienceCounts
+    reason: str | None = Field(description="why it was created, as the creator said")
     createdAt: UtcOut
     createdBy: str
     updatedAt: UtcOut

@@ -64,6 +64,7 @@ def rollout_out(
         safeguards=settings.get("safeguards") or {"enabled": True},
         state=state_out(rollout),
         audience=AudienceCounts(members=counts[0], exclusions=counts[1]),
+        reason=rollout.reason,
         createdAt=rollout.created_at,
         createdBy=rollout.created_by,
         updatedAt=rollout.updated_at,

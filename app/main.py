@@ -84,7 +84,12 @@ def build_lifespan(
             simulator_app = create_simulator_app(simulator_state or SimulatorState())
         graph, close_graph = build_graph_client(settings, simulator_app=simulator_app)
         runner = OperationRunner(
-            engine, sessionmaker, graph, chunk_size=settings.graph_max_ids_per_call, clock=clock
+            engine,
+            sessionmaker,
+            graph,
+            chunk_size=settings.graph_max_ids_per_call,
+            confirm_seconds=settings.enrollment_confirm_seconds,
+            clock=clock,
         )
         state = AppState(
             settings=settings,

@@ -2,7 +2,15 @@
 
 from app.audience.models import AudienceDevice
 from app.audit.models import AuditEvent
+from app.devices.models import ManagedDevice
 from app.operations.models import Operation, OperationItem
 from app.rollouts.models import Rollout
 
-__all__ = ["AudienceDevice", "AuditEvent", "Operation", "OperationItem", "Rollout"]
+__all__ = [
+    "AudienceDevice",
+    "AuditEvent",
+    "ManagedDevice",
+    "Operation",
+    "OperationItem",
+    "Rollout",
+]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Header, Response
+from fastapi import APIRouter, Body, Response
 
+from app.api.accepted import PreferHeader, accepted_operation
 from app.api.deps import AppStateDep, UowDep, change_context
 from app.api.examples import AUDIENCE_CHANGE
 from app.api.problems import problem_responses
@@ -16,22 +16,12 @@ from app.api_types import Page
 from app.audience.schemas import AudienceChangeRequest, AudienceDeviceOut
 from app.audience.service import accept_audience_change, list_devices
 from app.operations.schemas import OperationOut
-from app.operations.views import operation_out
 from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 from app.rollouts import repository
 from app.rollouts.lifecycle import ensure_actionable, refresh_state
 from app.rollouts.service import check_ticket
 
 router = APIRouter(prefix="/v1/rollouts", tags=["audience"])
-
-MAX_WAIT_SECONDS = 60
-_PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait=(\d+)", re.IGNORECASE)
-
-
-def prefer_wait_seconds(prefer: str | None) -> int:
-    """RFC 7240 `Prefer: wait=N`, capped at 60 seconds; 0 when absent."""
-    match = _PREFER_WAIT.search(prefer or "")
-    return min(int(match.group(1)), MAX_WAIT_SECONDS) if match else 0
 
 
 @router.post(
@@ -50,10 +40,7 @@ async def change_audience(
     state: AppStateDep,
     uow: UowDep,
     caller: CallerDep,
-    prefer: Annotated[
-        str | None,
-        Header(description="`wait=N` (N ≤ 60): answer 200 if the operation finishes in N s"),
-    ] = None,
+    prefer: PreferHeader = None,
 ) -> OperationOut:
     """Add or remove up to 100,000 members and exclusions in one request.
 
@@ -70,7 +57,7 @@ async def change_audience(
     rollout = await repository.get_or_404(uow.session, rolloutId, lock=True)
     await refresh_state(services, rollout)
     ensure_actionable(rollout)
-    operation = accept_audience_change(
+    operation = await accept_audience_change(
         uow,
         context,
         rollout,
@@ -84,15 +71,7 @@ async def change_audience(
     rollout_id = rollout.id
     uow.after_commit(lambda: state.operations.submit(rollout_id))
     await uow.commit()
-    response.headers["Location"] = f"/v1/operations/{operation.id}"
-    wait = prefer_wait_seconds(prefer)
-    if wait:
-        finished = await state.operations.wait(operation.id, wait)
-        if finished is not None:
-            response.status_code = 200
-            response.headers["Preference-Applied"] = f"wait={wait}"
-    await uow.session.refresh(operation)
-    return await operation_out(uow.session, operation)
+    return await accepted_operation(state, uow, response, operation, prefer)
 
 
 @router.get(

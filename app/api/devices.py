@@ -1,18 +1,99 @@
-"""Routes of /v1/devices: one device as Graph knows it, with the rollouts it is in."""
+"""Routes of /v1/devices: one device as Graph knows it, the devices the service holds, and
+releasing them."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Body, Path, Query, Response
 
-from app.api.deps import GraphDep, UowDep
+from app.api.accepted import PreferHeader, accepted_operation
+from app.api.deps import AppStateDep, GraphDep, UowDep, change_context
 from app.api.problems import problem_responses
-from app.api_types import EntraDeviceId
-from app.devices.schemas import DeviceOut
+from app.api.security import CallerDep
+from app.api_types import EntraDeviceId, Page
+from app.devices.held import list_held
+from app.devices.release import accept_release
+from app.devices.schemas import DeviceOut, HeldDeviceOut, ReleaseRequest, UpdateCategory
 from app.devices.service import read_device
+from app.operations.schemas import OperationOut
+from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
+from app.rollouts.service import check_ticket
 
 router = APIRouter(prefix="/v1/devices", tags=["devices"])
+
+RELEASE_EXAMPLE = {
+    "release": {
+        "summary": "Hand two devices back to their normal feature-update policies",
+        "value": {
+            "category": "feature",
+            "devices": [
+                "0b8a3f5e-54f1-4b1d-9d7e-3c8f2a1b6c01",
+                "5d2c7e10-8a4b-4c3e-9f21-7b6a5c4d3e02",
+            ],
+            "ticket": "CHG0012450",
+            "reason": "Pilot ended; back to the normal ring",
+        },
+    }
+}
+
+
+@router.get("", summary="List held devices", responses=problem_responses(400, 422))
+async def list_held_devices(
+    uow: UowDep,
+    held: Annotated[
+        UpdateCategory,
+        Query(description="The update category: devices held for it are listed"),
+    ],
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+) -> Page[HeldDeviceOut]:
+    """The devices the service enrolled for `held`'s category that are in no active rollout of
+    it, ordered by device id.
+
+    A device enrolled in update management for a category receives updates of that category
+    only through deployments: one that is in no active (not archived, not deleted) rollout gets
+    nothing of that category at all. Each is listed with the rollout that last had it and when
+    it stopped being in it. Release them with `POST /v1/devices/release`, or add them to a
+    rollout.
+    """
+    items, next_cursor = await list_held(uow.session, held, limit=limit, cursor=cursor)
+    return Page[HeldDeviceOut](items=items, nextCursor=next_cursor)
+
+
+@router.post(
+    "/release",
+    status_code=202,
+    summary="Release devices",
+    responses={
+        200: {"description": "Finished within `Prefer: wait`", "model": OperationOut},
+        **problem_responses(400, 413, 422),
+    },
+)
+async def release_devices(
+    body: Annotated[ReleaseRequest, Body(openapi_examples=RELEASE_EXAMPLE)],
+    response: Response,
+    state: AppStateDep,
+    uow: UowDep,
+    caller: CallerDep,
+    prefer: PreferHeader = None,
+) -> OperationOut:
+    """Unenroll devices from update management for a category, so that Windows Update's normal
+    policies apply to them again (an operation of kind `devices.release`).
+
+    The devices are unenrolled in calls of at most `GRAPH_MAX_IDS_PER_CALL` ids; Graph also
+    takes them out of every deployment audience of that category. A device that is a member of
+    an active rollout of the category (or being added to one) is refused: 422
+    `urn:problem:devices-in-active-rollout` lists each, and nothing is sent. The operation ends
+    once Graph reports the devices unenrolled (`warnings` name those still unenrolling after
+    `ENROLLMENT_CONFIRM_SECONDS`).
+    """
+    context = change_context(caller, body.ticket, body.reason)
+    check_ticket(state.settings, context)
+    operation = await accept_release(uow, context, category=body.category, device_ids=body.devices)
+    uow.after_commit(lambda: state.operations.submit(None))
+    await uow.commit()
+    return await accepted_operation(state, uow, response, operation, prefer)
 
 
 @router.get(

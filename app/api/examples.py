@@ -73,3 +73,18 @@ AUDIENCE_CHANGE: dict[str, Any] = {
         "value": {"removeDevices": [DEVICE_B], "ticket": "CHG0012401"},
     },
 }
+
+ARCHIVE_REQUEST: dict[str, Any] = {
+    "release": {
+        "summary": "Archive and release the devices that would stay held",
+        "value": {
+            "ticket": "CHG0012460",
+            "reason": "Pilot finished",
+            "releaseDevices": True,
+        },
+    },
+    "keep": {
+        "summary": "Archive, keep the devices enrolled",
+        "value": {"ticket": "CHG0012460", "reason": "Pilot finished"},
+    },
+}

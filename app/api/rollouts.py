@@ -7,18 +7,26 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Body, Query, Response
 
 from app.api.deps import AppStateDep, UowDep, change_context
-from app.api.examples import CHANGE_REQUEST, CREATE_ROLLOUT, PATCH_ROLLOUT
+from app.api.examples import ARCHIVE_REQUEST, CHANGE_REQUEST, CREATE_ROLLOUT, PATCH_ROLLOUT
 from app.api.problems import problem_responses
 from app.api.security import CallerDep
 from app.api_types import Page, Reason, Ticket
+from app.change_context import ChangeContext
 from app.operations.views import operation_out
 from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 from app.rollouts import repository
 from app.rollouts.create import create_rollout
+from app.rollouts.ending import release_or_warn
 from app.rollouts.lifecycle import change_state, delete_rollout, refresh_state
 from app.rollouts.models import Rollout
 from app.rollouts.patch import patch_rollout
-from app.rollouts.schemas import ChangeRequest, RolloutCreate, RolloutOut, RolloutPatch
+from app.rollouts.schemas import (
+    ArchiveRequest,
+    ChangeRequest,
+    RolloutCreate,
+    RolloutOut,
+    RolloutPatch,
+)
 from app.rollouts.service import RolloutServices
 from app.rollouts.views import rollout_out
 from app.state import AppState
@@ -189,12 +197,50 @@ _state_route(
     "Offer the update again. A pause by a monitoring rule (`pausedByMonitoring`) does not lift on"
     " request: change or remove the rule. Resuming a running rollout is 200 and changes nothing.",
 )
-_state_route(
-    "archive",
-    "Archive a rollout",
-    "End the rollout for good: Graph stops offering it and it can no longer change. Archiving"
-    " an archived rollout is 409.",
+
+
+async def _ended_out(
+    state: AppState, uow: UnitOfWork, context: ChangeContext, rollout: Rollout, release: bool
+) -> RolloutOut:
+    """The ended rollout, with the release of its held devices or a warning about them."""
+    operation, warnings = await release_or_warn(uow, context, rollout, release=release)
+    view = None
+    if operation is not None:
+        uow.after_commit(lambda: state.operations.submit(rollout.id))
+        await uow.session.flush()
+        await uow.session.refresh(operation)
+        view = await operation_out(uow.session, operation)
+    result = await _out(uow, rollout)
+    result.releaseOperation, result.warnings = view, warnings
+    return result
+
+
+@router.post(
+    "/{rolloutId}/archive",
+    name="archive_rollout",
+    summary="Archive a rollout",
+    responses=problem_responses(400, 404, 409, 422, *GRAPH),
 )
+async def archive_rollout_route(
+    rolloutId: str,
+    state: AppStateDep,
+    uow: UowDep,
+    caller: CallerDep,
+    body: Annotated[ArchiveRequest | None, Body(openapi_examples=ARCHIVE_REQUEST)] = None,
+) -> RolloutOut:
+    """End the rollout for good: Graph stops offering it and it can no longer change.
+    Archiving an archived rollout is 409.
+
+    The rollout's members stay enrolled in update management for its category; those in no
+    other active rollout of the category are then *held*: they receive no update of that
+    category at all. With `releaseDevices: true` they are released (unenrolled) by an
+    operation returned as `releaseOperation`; otherwise `warnings` says how many stay held.
+    """
+    body = body or ArchiveRequest()
+    context = change_context(caller, body.ticket, body.reason)
+    rollout = await repository.get_or_404(uow.session, rolloutId, lock=True)
+    await change_state(services_for(state, uow), context, rollout, "archive")
+    return await _ended_out(state, uow, context, rollout, body.releaseDevices)
 
 
 @router.delete(
@@ -210,10 +256,19 @@ async def delete_rollout_route(
     caller: CallerDep,
     ticket: Annotated[Ticket | None, Query()] = None,
     reason: Annotated[Reason | None, Query()] = None,
+    releaseDevices: Annotated[
+        bool,
+        Query(
+            description="also release (unenroll) the rollout's members that are in no other"
+            " active rollout of the category; otherwise `warnings` says how many stay held"
+        ),
+    ] = False,
 ) -> RolloutOut:
     """Delete the Graph deployment. The rollout and its history stay readable with
-    `state.effective = "deleted"`; deleting it again is 200 and changes nothing."""
+    `state.effective = "deleted"`; deleting it again is 200 and changes nothing.
+
+    Its members stay enrolled for the category: see `releaseDevices` and archive."""
     context = change_context(caller, ticket, reason)
     rollout = await repository.get_or_404(uow.session, rolloutId, lock=True)
     await delete_rollout(services_for(state, uow), context, rollout)
-    return await _out(uow, rollout)
+    return await _ended_out(state, uow, context, rollout, releaseDevices)

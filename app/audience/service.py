@@ -5,13 +5,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import literal, select, tuple_
+from sqlalchemy import literal, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audience.models import AudienceDevice
 from app.audit.recorder import AuditRecorder
+from app.devices.managed import effective_member
 from app.change_context import ChangeContext
-from app.operations.models import Operation, OperationItem
+from app.operations.items import add_operation
+from app.operations.models import Operation
 from app.pagination import decode_cursor, encode_cursor
 from app.problems import FieldError, ValidationFailed
 from app.rollouts.models import Rollout
@@ -51,7 +53,7 @@ def _dedupe(ids: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
-def accept_audience_change(
+async def accept_audience_change(
     uow: UnitOfWork,
     context: ChangeContext,
     rollout: Rollout,
@@ -64,37 +66,22 @@ def accept_audience_change(
     """
     changes = {name: _dedupe(changes.get(name, ())) for name in CHANGE_LISTS}
     _check_contradictions(changes)
-    operation = Operation(
-        id=uuid.uuid4(),
+    ordered = [(change, device_id) for change in CHANGE_LISTS for device_id in changes[change]]
+    operation = await add_operation(
+        uow,
+        context,
         kind="audience.update",
         rollout_id=rollout.id,
-        status="queued",
-        total=sum(len(ids) for ids in changes.values()),
-        actor=context.actor,
-        ticket=context.ticket,
-        reason=context.reason,
-        request_id=context.request_id,
-        update_category=enrollment_category(rollout),
+        category=enrollment_category(rollout),
+        changes=ordered,
         detail={name: len(ids) for name, ids in changes.items()},
     )
-    uow.session.add(operation)
-    seq = 0
-    items = []
-    for change in CHANGE_LISTS:
-        for device_id in changes[change]:
-            items.append(
-                OperationItem(
-                    operation_id=operation.id, seq=seq, change=change, device_id=device_id
-                )
-            )
-            seq += 1
-    uow.session.add_all(items)
     AuditRecorder(uow, context).record(
         action="audience.update",
         outcome="requested",
         rollout_id=rollout.id,
         operation_id=operation.id,
-        device_ids=[i.device_id for i in items],
+        device_ids=[device_id for _, device_id in ordered],
         detail={"operationId": str(operation.id), **operation.detail},
     )
     return operation
@@ -108,8 +95,12 @@ async def list_devices(
     limit: int,
     cursor: str | None,
 ) -> tuple[list[AudienceDevice], str | None]:
-    """The rollout's confirmed audience, ordered by (membership, device id)."""
-    query = select(AudienceDevice).where(AudienceDevice.rollout_id == rollout_id)
+    """The rollout's confirmed audience, ordered by (membership, device id); a device that is
+    both a member and an exclusion is listed once, as excluded (Graph's rule)."""
+    query = select(AudienceDevice).where(
+        AudienceDevice.rollout_id == rollout_id,
+        or_(AudienceDevice.membership == "excluded", effective_member(AudienceDevice)),
+    )
     if membership is not None:
         query = query.where(AudienceDevice.membership == membership)
     if cursor is not None:

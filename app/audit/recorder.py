@@ -6,6 +6,8 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
+from sqlalchemy.exc import DBAPIError
+
 from app.audit.models import AuditEvent
 from app.change_context import ChangeContext
 from app.graph.errors import GraphError
@@ -100,14 +102,14 @@ class AuditRecorder:
         detail: dict[str, Any] | None = None,
         on_success: Callable[[T], Awaitable[dict[str, Any] | None]] | None = None,
         on_failure: Callable[[GraphError], Awaitable[None]] | None = None,
-        with_intent: Callable[[], object] | None = None,
+        with_intent: Callable[[], Awaitable[object]] | None = None,
     ) -> GraphResult[T]:
         """Record the intent (committed), call Graph, record the outcome (committed).
 
         If the intent cannot be committed, Graph is not called. A Graph failure is recorded as
         `failed` with Graph's code and request ids, then re-raised for the API to report.
         `on_success` updates our own rows in the same commit as the `succeeded` event and may
-        return extra detail for it; `with_intent` adds rows that must be committed with the intent.
+        return extra detail for it; `with_intent` adds rows committed with the intent.
         """
         intent = self.record(
             action=action,
@@ -118,7 +120,7 @@ class AuditRecorder:
             detail=detail,
         )
         if with_intent is not None:
-            with_intent()
+            await with_intent()
         await self.uow.commit()
         try:
             result = await call()
@@ -136,7 +138,9 @@ class AuditRecorder:
         self._close(intent, "succeeded", result.request_ids, extra)
         try:
             await self.uow.commit()
-        except DatabaseUnavailable as exc:
+        except (DatabaseUnavailable, DBAPIError) as exc:
+            # Graph has made the change: whatever kept the database from recording it, the
+            # caller must hear that the outcome is unrecorded (reconciliation settles it).
             raise OutcomeNotRecorded(
                 f"Graph accepted {action} (request ids {', '.join(result.request_ids)}) but the"
                 " outcome could not be recorded; the service reconciles it from Graph.",

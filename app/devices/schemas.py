@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from app.api_types import DeviceIdList, Reason, StrictModel, Ticket, UtcOut
 
 _STATES = "`notEnrolled`, `enrolling`, `enrolled`, `enrolledWithPolicy` or `unenrolling`"
 
@@ -74,3 +76,35 @@ class DeviceOut(BaseModel):
     enrollment: EnrollmentOut
     errors: list[RegistrationErrorOut]
     rollouts: list[DeviceRolloutOut] = Field(description="Newest rollout first")
+
+
+UpdateCategory = Literal["feature", "quality", "driver"]
+
+
+class ReleaseRequest(StrictModel):
+    """Devices to hand back to Windows Update's normal policies for one update category."""
+
+    category: UpdateCategory = Field(description="The update category to unenroll them from")
+    devices: Annotated[DeviceIdList, Field(min_length=1)]
+    ticket: Ticket | None = None
+    reason: Reason | None = None
+
+
+class RolloutRef(BaseModel):
+    """A rollout named by id and name."""
+
+    rolloutId: str
+    name: str
+
+
+class HeldDeviceOut(BaseModel):
+    """A device the service enrolled that is in no active rollout of the category: it receives
+    no update of that category at all until it joins a rollout or is released."""
+
+    deviceId: str
+    category: UpdateCategory
+    enrolledAt: UtcOut = Field(description="When the service had Graph enroll it")
+    lastRollout: RolloutRef | None = Field(description="The rollout that last had it as a member")
+    heldSince: UtcOut | None = Field(
+        description="When it left that rollout, or the rollout was archived or deleted"
+    )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audience.models import AudienceDevice
+from app.devices.managed import effective_member
 from app.devices.hints import hint_for
 from app.devices.schemas import DeviceOut, DeviceRolloutOut, EnrollmentOut, RegistrationErrorOut
 from app.graph.client import GraphClient
@@ -29,7 +30,10 @@ async def device_rollouts(session: AsyncSession, device_id: str) -> list[DeviceR
     query = (
         select(AudienceDevice.membership, Rollout)
         .join(Rollout, Rollout.id == AudienceDevice.rollout_id)
-        .where(AudienceDevice.device_id == device_id)
+        .where(
+            AudienceDevice.device_id == device_id,
+            or_(AudienceDevice.membership == "excluded", effective_member(AudienceDevice)),
+        )
         .order_by(Rollout.created_at.desc(), Rollout.id.desc(), AudienceDevice.membership)
     )
     return [

@@ -570,6 +570,11 @@ class GraphClient:
             chunks, lambda chunk: self._assets_chunk("unenrollAssets", category, chunk)
         )
 
+    async def list_updatable_assets(self) -> GraphResult[list[UpdatableAsset]]:
+        """GET /updatableAssets (all pages): every device the deployment service knows."""
+        items, ids = await self._get_all(f"{ROOT}/updatableAssets")
+        return GraphResult([parse_asset(i) for i in items], ids)
+
     async def get_updatable_asset(self, asset_id: str) -> GraphResult[UpdatableAsset | None]:
         """GET /updatableAssets/{id}; None when Graph does not know the device (404)."""
         try:

@@ -12,9 +12,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
 
+OPERATION_KINDS = ("audience.update", "devices.release")
 OPERATION_STATUSES = ("queued", "running", "succeeded", "partiallySucceeded", "failed")
-ITEM_CHANGES = ("addMember", "removeMember", "addExclusion", "removeExclusion")
-ITEM_STATUSES = ("pending", "succeeded", "failed")
+ITEM_CHANGES = ("addMember", "removeMember", "addExclusion", "removeExclusion", "unenroll")
+# pending: not sent yet; sent: Graph accepted it (202), waiting for Graph to show it applied.
+ITEM_STATUSES = ("pending", "sent", "succeeded", "failed")
 
 
 class Operation(Base):
@@ -24,7 +26,8 @@ class Operation(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     kind: Mapped[str] = mapped_column(String(32))
-    rollout_id: Mapped[uuid.UUID] = mapped_column(
+    # The rollout it changes; a release asked for outside any rollout has none.
+    rollout_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("rollouts.id"), index=True
     )
     status: Mapped[str] = mapped_column(String(24), default="queued", index=True)
@@ -39,6 +42,8 @@ class Operation(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When every change was accepted and the wait for Graph to show them began (wall clock).
+    confirming_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
@@ -57,6 +62,9 @@ class OperationItem(Base):
     error_code: Mapped[str | None] = mapped_column(String(128))
     error_message: Mapped[str | None] = mapped_column(Text)
     graph_request_id: Mapped[str | None] = mapped_column(String(64))
+    # Set on a succeeded item Graph had not fully confirmed in time (e.g. enrollmentPending).
+    warning_code: Mapped[str | None] = mapped_column(String(64))
+    warning_message: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         Index("ix_operation_items_pending", "operation_id", "status", "seq"),

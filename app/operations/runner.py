@@ -1,10 +1,11 @@
-"""Applies audience operations in Graph-sized chunks: enroll, then change the audience.
+"""Runs operations: audience changes (enroll members, then change the audience) and releases
+(unenroll), in Graph-sized chunks, then waits until Graph shows the result.
 
 The job body (`run`) is idempotent and resumable: items are processed in order and each chunk's
 outcome is committed before the next is sent, so after a crash the pending items are sent again
-(Graph's audience and enrollment changes are set-like: repeating one is harmless). A PostgreSQL
-advisory lock per rollout makes one runner at a time apply that rollout's operations, oldest
-first, across every replica.
+(Graph's audience and enrollment changes are set-like: repeating one is harmless); items already
+sent are only read back. A PostgreSQL advisory lock per rollout (one more for releases outside a
+rollout) makes one runner at a time apply those operations, oldest first, across every replica.
 """
 
 from __future__ import annotations
@@ -12,29 +13,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.audience.models import AudienceDevice
 from app.audit.recorder import AuditRecorder
 from app.change_context import ChangeContext
 from app.graph.client import GraphClient
-from app.graph.errors import (
-    GraphAuthError,
-    GraphError,
-    GraphForbidden,
-    GraphNotFound,
-    GraphThrottled,
-    GraphTimeout,
-    GraphUnavailable,
-)
-from app.graph.specs import AudienceChange
+from app.graph.errors import GraphError
+from app.operations.confirmation import GraphView, read_assets, read_audience
 from app.operations.models import Operation, OperationItem
+from app.operations.sending import fail, not_attempted, send_audience_chunk, send_release_chunk
+from app.operations.settling import settle
 from app.request_context import request_id_var
 from app.rollouts.models import Rollout
 from app.state import utc_now
@@ -43,22 +36,9 @@ from app.unit_of_work import UnitOfWork
 log = logging.getLogger(__name__)
 
 UNFINISHED = ("queued", "running")
-# After these, later chunks would fail the same way: stop and report them as not attempted.
-STOPPING_ERRORS = (
-    GraphAuthError,
-    GraphForbidden,
-    GraphNotFound,
-    GraphThrottled,
-    GraphTimeout,
-    GraphUnavailable,
-)
-ADDS = ("addMember", "addExclusion")
-MEMBERSHIP = {
-    "addMember": "member",
-    "removeMember": "member",
-    "addExclusion": "excluded",
-    "removeExclusion": "excluded",
-}
+# Waits between readings of Graph while it applies accepted changes (seconds, then the last).
+CONFIRM_POLL_SECONDS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
+Sleep = Callable[[float], Awaitable[None]]
 
 
 def final_status(succeeded: int, failed: int) -> str:
@@ -78,19 +58,24 @@ class OperationRunner:
         graph: GraphClient,
         *,
         chunk_size: int,
+        confirm_seconds: float = 600.0,
         clock: Any = utc_now,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.engine = engine
         self.sessionmaker = sessionmaker
         self.graph = graph
         self.chunk_size = chunk_size
+        self.confirm_seconds = confirm_seconds
         self.clock = clock
+        self.sleep = sleep
         self._tasks: set[asyncio.Task[None]] = set()
-        self._running: dict[uuid.UUID, asyncio.Task[None]] = {}
-        self._again: set[uuid.UUID] = set()
+        self._running: dict[uuid.UUID | None, asyncio.Task[None]] = {}
+        self._again: set[uuid.UUID | None] = set()
 
-    def submit(self, rollout_id: uuid.UUID) -> asyncio.Task[None]:
-        """Start applying the rollout's unfinished operations in the background.
+    def submit(self, rollout_id: uuid.UUID | None) -> asyncio.Task[None]:
+        """Start applying the rollout's unfinished operations in the background (None: the
+        releases that belong to no rollout).
 
         One task per rollout in this process: a submit while one runs asks it to look again
         when done, instead of another task holding a connection while it waits for the lock.
@@ -105,7 +90,7 @@ class OperationRunner:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def _guarded(self, rollout_id: uuid.UUID) -> None:
+    async def _guarded(self, rollout_id: uuid.UUID | None) -> None:
         try:
             while True:
                 self._again.discard(rollout_id)
@@ -156,10 +141,11 @@ class OperationRunner:
                 return None
             await asyncio.sleep(min(0.05, max(deadline - loop.time(), 0)))
 
-    async def run(self, rollout_id: uuid.UUID) -> None:
-        """Apply every unfinished operation of the rollout, oldest first, under its lock."""
+    async def run(self, rollout_id: uuid.UUID | None) -> None:
+        """Apply every unfinished operation of the rollout (None: releases outside rollouts),
+        oldest first, under its lock."""
         async with self.engine.connect() as lock_connection:
-            key = f"rollout-operations:{rollout_id}"
+            key = f"rollout-operations:{rollout_id or 'releases'}"
             await lock_connection.execute(
                 text("SELECT pg_advisory_lock(hashtextextended(:key, 0))"), {"key": key}
             )
@@ -173,17 +159,24 @@ class OperationRunner:
                 )
                 await lock_connection.commit()
 
-    async def _rollout_status(self, rollout_id: uuid.UUID) -> str | None:
+    async def _rollout_status(self, rollout_id: uuid.UUID | None) -> str | None:
+        if rollout_id is None:
+            return None
         async with self.sessionmaker() as session:
             rollout = await session.get(Rollout, rollout_id)
             return rollout.status if rollout is not None else None
 
-    async def _next_unfinished(self, rollout_id: uuid.UUID) -> uuid.UUID | None:
+    async def _next_unfinished(self, rollout_id: uuid.UUID | None) -> uuid.UUID | None:
+        owner = (
+            Operation.rollout_id.is_(None)
+            if rollout_id is None
+            else (Operation.rollout_id == rollout_id)
+        )
         async with self.sessionmaker() as session:
             return (
                 await session.execute(
                     select(Operation.id)
-                    .where(Operation.rollout_id == rollout_id, Operation.status.in_(UNFINISHED))
+                    .where(owner, Operation.status.in_(UNFINISHED))
                     .order_by(Operation.created_at, Operation.id)
                     .limit(1)
                 )
@@ -193,17 +186,23 @@ class OperationRunner:
         async with self.sessionmaker() as session:
             uow = UnitOfWork(session)
             operation = await session.get(Operation, operation_id)
-            rollout = await session.get(Rollout, operation.rollout_id) if operation else None
-            if operation is None or rollout is None:
+            if operation is None:
                 return
+            rollout = (
+                await session.get(Rollout, operation.rollout_id)
+                if operation.rollout_id is not None
+                else None
+            )
             token = request_id_var.set(operation.request_id)
             try:
                 await self._apply_items(uow, operation, rollout)
             finally:
                 request_id_var.reset(token)
 
-    async def _apply_items(self, uow: UnitOfWork, operation: Operation, rollout: Rollout) -> None:
-        if rollout.status == "creating":
+    async def _apply_items(
+        self, uow: UnitOfWork, operation: Operation, rollout: Rollout | None
+    ) -> None:
+        if rollout is not None and rollout.status == "creating":
             return  # applied once the deployment exists (reconciliation submits it again)
         operation.status = "running"
         operation.started_at = operation.started_at or self.clock()
@@ -215,150 +214,135 @@ class OperationRunner:
             request_id=operation.request_id,
         )
         audit = AuditRecorder(uow, context)
-        stopped_by: GraphError | None = None
-        while items := await self._pending(uow.session, operation.id):
-            await uow.session.refresh(rollout)  # deleted or archived meanwhile: stop sending
-            if stopped_by is not None or not _accepts_changes(rollout):
-                self._fail(items, "notAttempted", _not_attempted(stopped_by, rollout))
-            else:
-                stopped_by = await self._apply_chunk(audit, operation, rollout, items)
-            await self._count(uow.session, operation)
-            await uow.commit()
+        await self._send_all(audit, operation, rollout)
+        await self._confirm_all(uow, operation, rollout)
         operation.status = final_status(operation.succeeded, operation.failed)
         operation.finished_at = self.clock()
         audit.record(
-            action="audience.update",
+            action=operation.kind,
             outcome="succeeded" if operation.failed == 0 else "failed",
-            rollout_id=rollout.id,
+            rollout_id=operation.rollout_id,
             operation_id=operation.id,
+            device_ids=await self._device_ids(uow.session, operation.id),
             detail={
                 "operationId": str(operation.id),
                 "status": operation.status,
                 "total": operation.total,
                 "succeeded": operation.succeeded,
                 "failed": operation.failed,
+                "warnings": await self._warning_count(uow.session, operation.id),
             },
         )
         await uow.commit()
-
-    async def _pending(self, session: AsyncSession, operation_id: uuid.UUID) -> list[OperationItem]:
-        query = (
-            select(OperationItem)
-            .where(OperationItem.operation_id == operation_id, OperationItem.status == "pending")
-            .order_by(OperationItem.seq)
-            .limit(self.chunk_size)
+        log.info(
+            "operation %s %s: %d succeeded, %d failed of %d",
+            operation.kind,
+            operation.status,
+            operation.succeeded,
+            operation.failed,
+            operation.total,
+            extra={"operationId": str(operation.id), "rolloutId": str(operation.rollout_id)},
         )
-        return list((await session.execute(query)).scalars())
 
-    async def _apply_chunk(
-        self,
-        audit: AuditRecorder,
-        operation: Operation,
-        rollout: Rollout,
-        items: list[OperationItem],
-    ) -> GraphError | None:
-        """Enroll the chunk's additions, then send its audience change; record per device."""
-        adds = [i for i in items if i.change in ADDS]
-        category = operation.update_category
-        if adds and category != "none":
-            ids = [i.device_id for i in adds]
-            try:
-                await audit.graph_write(
-                    action="devices.enroll",
-                    rollout_id=rollout.id,
-                    operation_id=operation.id,
-                    device_ids=ids,
-                    detail={"updateCategory": category},
-                    call=lambda: self.graph.enroll_assets_chunk(category, ids),  # type: ignore[arg-type]
+    async def _send_all(
+        self, audit: AuditRecorder, operation: Operation, rollout: Rollout | None
+    ) -> None:
+        """Send the pending items chunk by chunk, committing each chunk's outcome."""
+        uow = audit.uow
+        stopped_by: GraphError | None = None
+        while items := await self._items(uow.session, operation.id, "pending"):
+            if rollout is not None:
+                await uow.session.refresh(rollout)  # deleted or archived meanwhile: stop
+            if stopped_by is not None:
+                fail(items, "notAttempted", not_attempted(stopped_by))
+            elif operation.kind == "devices.release":
+                stopped_by = await send_release_chunk(self.graph, audit, operation, items)
+            elif rollout is None or not _accepts_changes(rollout):
+                fail(items, "notAttempted", _not_sent(rollout))
+            else:
+                stopped_by = await send_audience_chunk(
+                    self.graph, audit, operation, rollout, items, self.clock()
                 )
-            except GraphError as error:
-                self._fail(adds, error.code, error.message)
-                items = [i for i in items if i.change not in ADDS]
-                if isinstance(error, STOPPING_ERRORS):
-                    self._fail(items, "notAttempted", _not_attempted(error))
-                    return error
-        if not items:
-            return None
-        change = AudienceChange(
-            **{
-                field: tuple(i.device_id for i in items if i.change == name)
-                for name, field in (
-                    ("addMember", "add_members"),
-                    ("removeMember", "remove_members"),
-                    ("addExclusion", "add_exclusions"),
-                    ("removeExclusion", "remove_exclusions"),
-                )
-            }
-        )
-        deployment_id = rollout.graph_deployment_id
-        assert deployment_id is not None
+            await self._count(uow.session, operation)
+            await uow.commit()
+
+    async def _confirm_all(
+        self, uow: UnitOfWork, operation: Operation, rollout: Rollout | None
+    ) -> None:
+        """Read Graph until it shows every sent item applied, or the wait runs out."""
+        sent = await self._items(uow.session, operation.id, "sent", limit=None)
+        if not sent:
+            return
+        if operation.confirming_since is None:
+            operation.confirming_since = datetime.now(UTC)
+            await uow.commit()
+        polls = iter(CONFIRM_POLL_SECONDS)
+        wait = 0.0
+        while True:
+            waited = (datetime.now(UTC) - operation.confirming_since).total_seconds()
+            final = waited >= self.confirm_seconds
+            view = await self._read(operation, rollout, sent)
+            waiting = await settle(
+                uow, operation, sent, view, final=final, waited_seconds=waited, now=self.clock()
+            )
+            await self._count(uow.session, operation)
+            await uow.commit()
+            if waiting == 0:
+                return
+            sent = [item for item in sent if item.status == "sent"]
+            wait = next(polls, wait)
+            await self.sleep(max(0.0, min(wait, self.confirm_seconds - waited)))
+
+    async def _read(
+        self, operation: Operation, rollout: Rollout | None, items: list[OperationItem]
+    ) -> GraphView | None:
+        """One reading of what Graph shows for the items; None when Graph could not be read."""
         try:
-            result = await audit.graph_write(
-                action="graph.updateAudience",
-                rollout_id=rollout.id,
-                operation_id=operation.id,
-                device_ids=[i.device_id for i in items],
-                detail={name: sum(1 for i in items if i.change == name) for name in MEMBERSHIP},
-                call=lambda: self.graph.update_audience_chunk(deployment_id, change),
+            if operation.kind == "devices.release":
+                return await read_assets(self.graph)
+            if rollout is None or rollout.graph_deployment_id is None:
+                return None
+            changes = {item.change for item in items}
+            return await read_audience(
+                self.graph,
+                rollout.graph_deployment_id,
+                members=bool(changes & {"addMember", "removeMember"}),
+                exclusions=bool(changes & {"addExclusion", "removeExclusion"}),
             )
         except GraphError as error:
-            self._fail(items, error.code, error.message)
-            return error if isinstance(error, STOPPING_ERRORS) else None
-        request_id = result.request_ids[-1] if result.request_ids else None
-        for item in items:
-            item.status = "succeeded"
-            item.graph_request_id = request_id
-        await self._confirm(audit.uow.session, rollout.id, operation.id, items)
-        return None
+            log.warning("operation %s: Graph could not be read back: %s", operation.id, error)
+            return None
+
+    async def _items(
+        self, session: AsyncSession, operation_id: uuid.UUID, status: str, limit: int | None = -1
+    ) -> list[OperationItem]:
+        query = (
+            select(OperationItem)
+            .where(OperationItem.operation_id == operation_id, OperationItem.status == status)
+            .order_by(OperationItem.seq)
+        )
+        if limit is not None:
+            query = query.limit(self.chunk_size if limit == -1 else limit)
+        return list((await session.execute(query)).scalars())
 
     @staticmethod
-    def _fail(items: Sequence[OperationItem], code: str, message: str) -> None:
-        for item in items:
-            if item.status == "pending":
-                item.status = "failed"
-                item.error_code = code[:128]
-                item.error_message = message
+    async def _device_ids(session: AsyncSession, operation_id: uuid.UUID) -> list[str]:
+        rows = await session.execute(
+            select(OperationItem.device_id)
+            .where(OperationItem.operation_id == operation_id)
+            .order_by(OperationItem.seq)
+        )
+        return list(dict.fromkeys(rows.scalars()))
 
-    async def _confirm(
-        self,
-        session: AsyncSession,
-        rollout_id: uuid.UUID,
-        operation_id: uuid.UUID,
-        items: Sequence[OperationItem],
-    ) -> None:
-        """Mirror what Graph accepted into audience_devices (one statement per kind of change)."""
-        now: datetime = self.clock()
-        for change, membership in MEMBERSHIP.items():
-            ids = [item.device_id for item in items if item.change == change]
-            if not ids:
-                continue
-            if change in ADDS:
-                statement = insert(AudienceDevice).values(
-                    [
-                        {
-                            "rollout_id": rollout_id,
-                            "membership": membership,
-                            "device_id": device_id,
-                            "operation_id": operation_id,
-                            "confirmed_at": now,
-                        }
-                        for device_id in ids
-                    ]
-                )
-                await session.execute(
-                    statement.on_conflict_do_update(
-                        index_elements=["rollout_id", "membership", "device_id"],
-                        set_={"operation_id": operation_id, "confirmed_at": now},
-                    )
-                )
-            else:
-                await session.execute(
-                    delete(AudienceDevice).where(
-                        AudienceDevice.rollout_id == rollout_id,
-                        AudienceDevice.membership == membership,
-                        AudienceDevice.device_id.in_(ids),
-                    )
-                )
+    @staticmethod
+    async def _warning_count(session: AsyncSession, operation_id: uuid.UUID) -> int:
+        count = await session.scalar(
+            select(func.count()).where(
+                OperationItem.operation_id == operation_id,
+                OperationItem.warning_code.is_not(None),
+            )
+        )
+        return int(count or 0)
 
     @staticmethod
     async def _count(session: AsyncSession, operation: Operation) -> None:
@@ -379,10 +363,8 @@ def _accepts_changes(rollout: Rollout) -> bool:
     return rollout.status == "active" and not archived
 
 
-def _not_attempted(error: GraphError | None, rollout: Rollout | None = None) -> str:
-    if error is None:
-        status = rollout.status if rollout is not None else "gone"
-        if rollout is not None and status == "active":
-            status = "archived"
-        return f"not sent: the rollout is {status} and has no Graph deployment to change"
-    return f"not sent: an earlier call failed with {error.code}"
+def _not_sent(rollout: Rollout | None) -> str:
+    status = rollout.status if rollout is not None else "gone"
+    if rollout is not None and status == "active":
+        status = "archived"
+    return f"not sent: the rollout is {status} and has no Graph deployment to change"

@@ -9,14 +9,35 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.api_types import UtcOut
 
 OperationStatus = Literal["queued", "running", "succeeded", "partiallySucceeded", "failed"]
+OperationKind = Literal["audience.update", "devices.release"]
 
 
 class DeviceError(BaseModel):
-    """Why one device's change failed."""
+    """Why one device's change failed, and what to do about it."""
 
     deviceId: str
-    change: str = Field(examples=["addMember"])
-    code: str = Field(examples=["ServiceUnavailable"])
+    change: str = Field(
+        examples=["addMember"],
+        description="addMember, removeMember, addExclusion, removeExclusion or unenroll",
+    )
+    code: str = Field(
+        examples=["invalidAzureADJoin"],
+        description="Graph's registration error reason, Graph's error code, or the service's"
+        " own (notAttempted, notConfirmed, deviceInActiveRollout)",
+    )
+    message: str
+    hint: str | None = Field(
+        default=None, description="What to fix, in plain language (registration errors)"
+    )
+
+
+class DeviceWarning(BaseModel):
+    """A device change that succeeded but that Graph had not fully confirmed in time."""
+
+    deviceId: str
+    code: str = Field(
+        examples=["enrollmentPending"], description="enrollmentPending or unenrollmentPending"
+    )
     message: str
 
 
@@ -35,6 +56,7 @@ class OperationOut(BaseModel):
                     "succeeded": 3200,
                     "failed": 0,
                     "errors": [],
+                    "warnings": [],
                     "ticket": "CHG0012399",
                     "actor": "svc-servicenow",
                     "createdAt": "2026-12-01T09:00:00Z",
@@ -46,13 +68,19 @@ class OperationOut(BaseModel):
     )
 
     id: str
-    kind: str = Field(examples=["audience.update"])
-    rolloutId: str
-    status: OperationStatus
+    kind: OperationKind
+    rolloutId: str | None = Field(description="null for a release asked for outside a rollout")
+    status: OperationStatus = Field(
+        description="queued, running (sending, then waiting for Graph to show the result),"
+        " succeeded, partiallySucceeded or failed"
+    )
     total: int = Field(description="device changes in the operation")
-    succeeded: int
+    succeeded: int = Field(description="changes Graph has shown applied")
     failed: int
     errors: list[DeviceError] = Field(description="the failed device changes (first 1000)")
+    warnings: list[DeviceWarning] = Field(
+        description="succeeded changes Graph had not fully confirmed in time (first 1000)"
+    )
     ticket: str | None
     actor: str
     createdAt: UtcOut

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.devices.hints import HINTS
 from app.operations.models import Operation, OperationItem
-from app.operations.schemas import DeviceError, OperationOut
+from app.operations.schemas import DeviceError, DeviceWarning, OperationOut
 from app.problems import NotFound
 
 MAX_LISTED_ERRORS = 1000
@@ -31,18 +33,24 @@ async def get_operation_or_404(session: AsyncSession, operation_id: str) -> Oper
     return operation
 
 
-async def operation_out(session: AsyncSession, operation: Operation) -> OperationOut:
-    """The public view of an operation, with its first failed device changes."""
-    failed = await session.execute(
+async def _listed(session: AsyncSession, operation_id: uuid.UUID, *where: Any) -> list[Any]:
+    rows = await session.execute(
         select(OperationItem)
-        .where(OperationItem.operation_id == operation.id, OperationItem.status == "failed")
+        .where(OperationItem.operation_id == operation_id, *where)
         .order_by(OperationItem.seq)
         .limit(MAX_LISTED_ERRORS)
     )
+    return list(rows.scalars())
+
+
+async def operation_out(session: AsyncSession, operation: Operation) -> OperationOut:
+    """The public view of an operation, with its first failed and warned device changes."""
+    failed = await _listed(session, operation.id, OperationItem.status == "failed")
+    warned = await _listed(session, operation.id, OperationItem.warning_code.is_not(None))
     return OperationOut(
         id=str(operation.id),
         kind=operation.kind,
-        rolloutId=str(operation.rollout_id),
+        rolloutId=str(operation.rollout_id) if operation.rollout_id else None,
         status=operation.status,
         total=operation.total,
         succeeded=operation.succeeded,
@@ -53,8 +61,17 @@ async def operation_out(session: AsyncSession, operation: Operation) -> Operatio
                 change=item.change,
                 code=item.error_code or "unknown",
                 message=item.error_message or "",
+                hint=HINTS.get(item.error_code or ""),
             )
-            for item in failed.scalars()
+            for item in failed
+        ],
+        warnings=[
+            DeviceWarning(
+                deviceId=item.device_id,
+                code=item.warning_code or "unknown",
+                message=item.warning_message or "",
+            )
+            for item in warned
         ],
         ticket=operation.ticket,
         actor=operation.actor,

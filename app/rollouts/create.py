@@ -63,15 +63,15 @@ async def create_rollout(
     await services.uow.session.flush()
     operations: list[Operation] = []
 
-    def accept_devices() -> None:
-        # Recorded with the intent, so the devices are never lost; applied once Graph has the
+    async def accept_devices() -> None:
+        # Committed with the intent, so the devices are never lost; applied once Graph has the
         # deployment (right after this request, or after reconciliation adopts it).
         if body.devices or body.exclusions:
             changes: dict[str, Sequence[str]] = {
                 "addMember": body.devices,
                 "addExclusion": body.exclusions,
             }
-            operations.append(accept_audience_change(services.uow, context, rollout, changes))
+            operations.append(await accept_audience_change(services.uow, context, rollout, changes))
 
     audit = AuditRecorder(services.uow, context)
 

@@ -39,8 +39,11 @@ async def refresh_state(services: RolloutServices, rollout: Rollout) -> Deployme
         _record_external(services, rollout, "rollout.deletedOutside", {}, missing.request_ids)
         rollout.status = "deleted"
         rollout.deleted_at = services.clock()
+        rollout.ended_at = rollout.ended_at or rollout.deleted_at
         return None
     observed = graph_state_record(deployment, services.clock())
+    if observed["effective"] == "archived":
+        rollout.ended_at = rollout.ended_at or services.clock()
     before = rollout.graph_state or {}
     changed = (before.get("effective"), before.get("reasons")) != (
         observed["effective"],
@@ -113,6 +116,8 @@ async def change_state(
             rollout.graph_state = graph_state_record(deployment, services.clock())
         else:
             rollout.graph_state = {**(rollout.graph_state or {}), "requested": requested}
+        if requested == "archived":
+            rollout.ended_at = rollout.ended_at or services.clock()
         return {"state": _public_state(rollout.graph_state)}
 
     await AuditRecorder(services.uow, context).graph_write(
@@ -150,6 +155,7 @@ async def delete_rollout(
     async def succeeded(_: None) -> dict[str, Any]:
         rollout.status = "deleted"
         rollout.deleted_at = services.clock()
+        rollout.ended_at = rollout.ended_at or rollout.deleted_at
         return {"graphDeploymentId": deployment_id, "alreadyGone": bool(gone_already)}
 
     await AuditRecorder(services.uow, context).graph_write(

@@ -44,5 +44,7 @@ class Rollout(Base):
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When the rollout stopped reaching devices: archived or deleted through the service.
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_rollouts_created_at_id", "created_at", "id"),)

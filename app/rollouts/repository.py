@@ -9,6 +9,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audience.models import AudienceDevice
+from app.devices.managed import effective_member
 from app.pagination import decode_cursor, encode_cursor
 from app.problems import NotFound
 from app.rollouts.models import Rollout
@@ -43,12 +44,16 @@ async def get_or_404(session: AsyncSession, rollout_id: str, *, lock: bool = Fal
 async def audience_counts(
     session: AsyncSession, rollout_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, tuple[int, int]]:
-    """(members, exclusions) of each rollout, as the service last confirmed them."""
+    """(members, exclusions) of each rollout, as the service last confirmed them; a device that
+    is both counts once, as an exclusion."""
     if not rollout_ids:
         return {}
     rows = await session.execute(
         select(AudienceDevice.rollout_id, AudienceDevice.membership, func.count())
-        .where(AudienceDevice.rollout_id.in_(rollout_ids))
+        .where(
+            AudienceDevice.rollout_id.in_(rollout_ids),
+            or_(AudienceDevice.membership == "excluded", effective_member(AudienceDevice)),
+        )
         .group_by(AudienceDevice.rollout_id, AudienceDevice.membership)
     )
     counts: dict[uuid.UUID, tuple[int, int]] = {rid: (0, 0) for rid in rollout_ids}

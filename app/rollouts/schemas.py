@@ -264,6 +264,24 @@ class ChangeRequest(StrictModel):
     reason: Reason | None = None
 
 
+class ArchiveRequest(ChangeRequest):
+    """Body of archive: why, and whether to release the devices that would stay held."""
+
+    releaseDevices: StrictBool = Field(
+        default=False,
+        description="also release (unenroll) the rollout's members that are in no other active"
+        " rollout of the category; otherwise `warnings` says how many stay held",
+    )
+
+
+class RolloutWarning(BaseModel):
+    """Something the caller should know about a change that succeeded."""
+
+    code: Literal["devicesHeld"] = Field(examples=["devicesHeld"])
+    message: str
+    count: int = Field(description="how many devices it concerns")
+
+
 class UpdateOut(BaseModel):
     """The update a rollout delivers, as resolved from the catalog."""
 
@@ -317,4 +335,13 @@ class RolloutOut(BaseModel):
     updatedAt: UtcOut
     audienceOperation: OperationOut | None = Field(
         default=None, description="the operation applying the devices given at creation"
+    )
+    releaseOperation: OperationOut | None = Field(
+        default=None,
+        description="archive / delete with `releaseDevices`: the operation releasing the"
+        " rollout's members that are in no other active rollout of the category",
+    )
+    warnings: list[RolloutWarning] = Field(
+        default_factory=list,
+        description="archive / delete without `releaseDevices`: how many devices stay held",
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from app.catalog.service import CatalogService
 from app.change_context import ChangeContext
@@ -36,9 +36,16 @@ class RolloutServices:
     require_ticket: bool = False
 
 
-def check_ticket(services: RolloutServices, context: ChangeContext) -> None:
+class TicketRule(Protocol):
+    """Anything that says whether a ticket is required (the settings, a use case's services)."""
+
+    @property
+    def require_ticket(self) -> bool: ...
+
+
+def check_ticket(rule: TicketRule, context: ChangeContext) -> None:
     """REQUIRE_TICKET: refuse a change that names no ticket."""
-    if services.require_ticket and not context.ticket:
+    if rule.require_ticket and not context.ticket:
         raise TicketRequired(
             "This service requires a change ticket for every change.",
             errors=[FieldError(field="ticket", message="required")],

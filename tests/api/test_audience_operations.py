@@ -310,7 +310,7 @@ async def test_an_operation_cut_short_by_a_crash_finishes_without_resending(
         row = await session.get(Rollout, uuid.UUID(rollout["id"]))
         assert row is not None
         context = ChangeContext(actor="ops", ticket="CHG9", reason=None, request_id="before-crash")
-        operation = accept_audience_change(uow, context, row, {"addMember": devices})
+        operation = await accept_audience_change(uow, context, row, {"addMember": devices})
         operation.status = "running"
         await session.flush()
         await session.execute(
@@ -356,7 +356,7 @@ async def test_an_operation_whose_rollout_was_archived_meanwhile_sends_nothing(
         row = await session.get(Rollout, uuid.UUID(rollout["id"]))
         assert row is not None
         context = ChangeContext(actor="someone", ticket="CHG1", reason=None, request_id="r-1")
-        operation = accept_audience_change(uow, context, row, {"addMember": device_ids(3)})
+        operation = await accept_audience_change(uow, context, row, {"addMember": device_ids(3)})
         await uow.commit()
     archived = await client.post(f"/v1/rollouts/{rollout['id']}/archive", json={})
     assert archived.json()["state"]["effective"] == "archived"

@@ -1,0 +1,232 @@
+"""Bookkeeping of the devices the service enrolled: recorded, confirmed, left, released, held.
+
+Every statement here is set-based (one statement for any number of devices).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    String,
+    and_,
+    case,
+    delete,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import aliased
+
+from app.audience.models import AudienceDevice
+from app.devices.models import ManagedDevice
+from app.operations.models import Operation, OperationItem
+from app.rollouts.models import Rollout
+from app.unit_of_work import UnitOfWork
+
+UNFINISHED = ("queued", "running")
+
+
+def active_rollout() -> ColumnElement[bool]:
+    """A rollout that can still reach devices: not failed, archived (or asked to be), deleted."""
+    return and_(
+        Rollout.status.in_(("creating", "active")),
+        Rollout.ended_at.is_(None),
+        func.coalesce(Rollout.graph_state["requested"].astext, "") != "archived",
+        func.coalesce(Rollout.graph_state["effective"].astext, "") != "archived",
+    )
+
+
+def effective_member(row: Any) -> ColumnElement[bool]:
+    """`row` is a member that is not also an exclusion of the same rollout (exclusion wins)."""
+    excluded = aliased(AudienceDevice)
+    return and_(
+        row.membership == "member",
+        ~exists().where(
+            excluded.rollout_id == row.rollout_id,
+            excluded.device_id == row.device_id,
+            excluded.membership == "excluded",
+        ),
+    )
+
+
+def _in_active_rollout(device: Any, category: Any) -> ColumnElement[bool]:
+    """The device is an effective member of an active rollout of the category, or is being
+    added to one by an unfinished operation."""
+    member = aliased(AudienceDevice)
+    confirmed = (
+        select(member.rollout_id)
+        .join(Rollout, Rollout.id == member.rollout_id)
+        .where(
+            member.device_id == device,
+            effective_member(member),
+            Rollout.update_kind == category,
+            active_rollout(),
+        )
+    )
+    adding = (
+        select(OperationItem.device_id)
+        .join(Operation, Operation.id == OperationItem.operation_id)
+        .join(Rollout, Rollout.id == Operation.rollout_id)
+        .where(
+            OperationItem.device_id == device,
+            OperationItem.change == "addMember",
+            OperationItem.status.in_(("pending", "sent")),
+            Operation.status.in_(UNFINISHED),
+            Rollout.update_kind == category,
+            active_rollout(),
+        )
+    )
+    return or_(confirmed.exists(), adding.exists())
+
+
+async def in_active_rollouts(
+    uow: UnitOfWork, category: str, device_ids: Sequence[str]
+) -> list[str]:
+    """Which of the devices are members of (or being added to) an active rollout of the
+    category: releasing them would take them out of a rollout that is under way."""
+    if not device_ids:
+        return []
+    ids = literal(list(device_ids), ARRAY(String))
+    wanted = func.unnest(ids).table_valued("device_id").render_derived(name="wanted")
+    query = select(wanted.c.device_id).where(_in_active_rollout(wanted.c.device_id, category))
+    return sorted((await uow.session.execute(query)).scalars())
+
+
+async def record_enrolled(
+    uow: UnitOfWork,
+    *,
+    category: str,
+    device_ids: Sequence[str],
+    operation_id: uuid.UUID,
+    rollout_id: uuid.UUID | None,
+    now: datetime,
+) -> None:
+    """Graph accepted enrollAssets for these devices: the service now holds them for `category`."""
+    if not device_ids:
+        return
+    statement = insert(ManagedDevice).values(
+        [
+            {
+                "device_id": device_id,
+                "category": category,
+                "status": "enrolled",
+                "enrolled_at": now,
+                "enrolled_by_operation": operation_id,
+                "last_rollout_id": rollout_id,
+            }
+            for device_id in device_ids
+        ]
+    )
+    await uow.session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["device_id", "category"],
+            set_={
+                "status": "enrolled",
+                "enrolled_at": _enrolled_at(statement.excluded.enrolled_at),
+                "enrolled_by_operation": statement.excluded.enrolled_by_operation,
+                "last_rollout_id": statement.excluded.last_rollout_id,
+                "left_at": None,
+                "released_at": None,
+            },
+        )
+    )
+
+
+def _enrolled_at(new: ColumnElement[datetime]) -> ColumnElement[datetime]:
+    """Keep the first enrollment time unless the device had been released since."""
+    return case((ManagedDevice.status == "released", new), else_=ManagedDevice.enrolled_at)
+
+
+async def record_left(
+    uow: UnitOfWork, *, rollout_id: uuid.UUID, device_ids: Sequence[str], now: datetime
+) -> None:
+    """These devices stopped being members of the rollout that last had them."""
+    if not device_ids:
+        return
+    await uow.session.execute(
+        update(ManagedDevice)
+        .where(
+            ManagedDevice.last_rollout_id == rollout_id,
+            ManagedDevice.device_id.in_(list(device_ids)),
+        )
+        .values(left_at=now)
+    )
+
+
+async def record_joined(
+    uow: UnitOfWork, *, rollout_id: uuid.UUID, category: str, device_ids: Sequence[str]
+) -> None:
+    """Graph shows these devices as members of the rollout: it is the one that last had them."""
+    if not device_ids:
+        return
+    await uow.session.execute(
+        update(ManagedDevice)
+        .where(
+            ManagedDevice.category == category,
+            ManagedDevice.device_id.in_(list(device_ids)),
+        )
+        .values(last_rollout_id=rollout_id, left_at=None)
+    )
+
+
+async def record_released(
+    uow: UnitOfWork, *, category: str, device_ids: Sequence[str], now: datetime
+) -> None:
+    """Graph unenrolled these devices for `category`: normal Windows Update policies apply."""
+    if not device_ids:
+        return
+    await uow.session.execute(
+        update(ManagedDevice)
+        .where(
+            ManagedDevice.category == category,
+            ManagedDevice.device_id.in_(list(device_ids)),
+        )
+        .values(status="released", released_at=now)
+    )
+    # Unenrolling takes the device out of every audience of the category (graph.md).
+    await uow.session.execute(
+        delete(AudienceDevice).where(
+            AudienceDevice.device_id.in_(list(device_ids)),
+            AudienceDevice.rollout_id.in_(
+                select(Rollout.id).where(Rollout.update_kind == category)
+            ),
+        )
+    )
+
+
+def held_condition(category: str) -> ColumnElement[bool]:
+    """Enrolled by the service for `category` and in no active rollout of it."""
+    return and_(
+        ManagedDevice.category == category,
+        ManagedDevice.status == "enrolled",
+        ~_in_active_rollout(ManagedDevice.device_id, ManagedDevice.category),
+    )
+
+
+async def held_members_of(uow: UnitOfWork, rollout: Rollout) -> list[str]:
+    """The rollout's members that the service enrolled and that no active rollout of the
+    category has: what stays held once this rollout has ended."""
+    query = (
+        select(ManagedDevice.device_id)
+        .join(
+            AudienceDevice,
+            and_(
+                AudienceDevice.device_id == ManagedDevice.device_id,
+                AudienceDevice.rollout_id == rollout.id,
+                effective_member(AudienceDevice),
+            ),
+        )
+        .where(held_condition(rollout.update_kind))
+        .order_by(ManagedDevice.device_id)
+    )
+    return list((await uow.session.execute(query)).scalars())

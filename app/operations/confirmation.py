@@ -1,0 +1,136 @@
+"""Reading back from Graph what an operation's accepted changes did, item by item.
+
+Graph answers 202 to updateAudience, enrollAssets and unenrollAssets and applies them later, with no
+operation to poll (graph.md, "202 means later"). An operation therefore ends only once Graph shows
+the result, read in bulk:
+
+- members and exclusions: `GET /deployments/{id}/audience/members` and `/exclusions`, paged. The
+  members come back as azureADDevice objects with their `enrollment` and registration `errors`, so
+  one listing confirms membership, enrollment and registration of every added device at once.
+- releases: `GET /updatableAssets`, paged: each device's enrollment per category.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from app.graph.client import GraphClient
+from app.graph.wire import AzureADDevice, UpdatableAsset
+
+ENROLLED = frozenset({"enrolled", "enrolledWithPolicy"})
+LEAVING = frozenset({"unenrolling"})
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What Graph shows for one item: `None` status means "not yet"."""
+
+    status: str | None
+    code: str | None = None
+    message: str | None = None
+
+
+PENDING = Verdict(None)
+CONFIRMED = Verdict("succeeded")
+
+
+@dataclass
+class GraphView:
+    """What Graph showed at one reading; `None` for what was not read."""
+
+    members: dict[str, UpdatableAsset] | None = None
+    exclusions: set[str] | None = None
+    assets: dict[str, UpdatableAsset] | None = None
+    request_ids: list[str] = field(default_factory=list)
+
+
+async def read_audience(
+    graph: GraphClient, deployment_id: str, *, members: bool, exclusions: bool
+) -> GraphView:
+    """The deployment's members (with enrollment and errors) and/or exclusions, all pages."""
+    view = GraphView()
+    if members:
+        listed = await graph.list_audience_members(deployment_id)
+        view.members = {asset.id: asset for asset in listed.value}
+        view.request_ids += listed.request_ids
+    if exclusions:
+        excluded = await graph.list_audience_exclusions(deployment_id)
+        view.exclusions = {asset.id for asset in excluded.value}
+        view.request_ids += excluded.request_ids
+    return view
+
+
+async def read_assets(graph: GraphClient) -> GraphView:
+    """Every updatable asset Graph knows, with its enrollment per category."""
+    listed = await graph.list_updatable_assets()
+    return GraphView(assets={a.id: a for a in listed.value}, request_ids=listed.request_ids)
+
+
+def _registration_error(device: UpdatableAsset) -> Verdict | None:
+    if isinstance(device, AzureADDevice) and device.error_reasons:
+        reason = device.error_reasons[0]
+        return Verdict(
+            "failed",
+            reason,
+            f"Graph reports the registration error {reason}: the device is in the audience"
+            " but will not be offered the update until it is fixed.",
+        )
+    return None
+
+
+def _enrollment(device: UpdatableAsset, category: str) -> str | None:
+    return device.enrollment_state(category) if isinstance(device, AzureADDevice) else None
+
+
+def verdict(change: str, device_id: str, view: GraphView, category: str) -> Verdict:
+    """The item's outcome as far as this reading of Graph shows it."""
+    if change == "addMember":
+        device = (view.members or {}).get(device_id)
+        if device is None:
+            return PENDING
+        failed = _registration_error(device)
+        if failed is not None:
+            return failed
+        if category == "none" or _enrollment(device, category) in ENROLLED:
+            return CONFIRMED
+        return PENDING
+    if change == "removeMember":
+        return CONFIRMED if device_id not in (view.members or {}) else PENDING
+    if change == "addExclusion":
+        return CONFIRMED if device_id in (view.exclusions or set()) else PENDING
+    if change == "removeExclusion":
+        return CONFIRMED if device_id not in (view.exclusions or set()) else PENDING
+    if change == "unenroll":
+        asset = (view.assets or {}).get(device_id)
+        state = _enrollment(asset, category) if asset is not None else None
+        return PENDING if state in ENROLLED | LEAVING | {"enrolling"} else CONFIRMED
+    raise ValueError(f"unknown change {change!r}")
+
+
+def final_verdict(change: str, device_id: str, view: GraphView | None, seconds: float) -> Verdict:
+    """The outcome of an item Graph had not confirmed when the wait ran out.
+
+    A device Graph shows in the audience but still enrolling (or unenrolling) succeeded with a
+    warning: Graph accepted it and will finish. Anything Graph does not show at all failed: the
+    service cannot tell the caller it happened.
+    """
+    waited = f"{seconds:.1f} s"
+    if change == "addMember" and view is not None and device_id in (view.members or {}):
+        return Verdict(
+            "succeeded",
+            "enrollmentPending",
+            f"the device is in the audience but Graph still reports it enrolling after {waited};"
+            " check it with GET /v1/devices/{deviceId}",
+        )
+    if change == "unenroll" and view is not None:
+        return Verdict(
+            "succeeded",
+            "unenrollmentPending",
+            f"Graph accepted the release but still reports the device enrolled after {waited}",
+        )
+    return Verdict(
+        "failed",
+        "notConfirmed",
+        f"Graph accepted the change but did not show it within {waited}; it may still apply:"
+        " reconcile the rollout or retry",
+    )

@@ -37,11 +37,6 @@ REACH_FIX = (
 )
 
 
-async def _access_token(graph: GraphClient) -> str:
-    """The token the client sends to Graph (its provider is private: doctor only shows it)."""
-    return await graph._tokens.token()
-
-
 def _token_checks(access_token: str) -> list[Check]:
     """`token` (who it was issued to) and `permission` (its roles hold REQUIRED_ROLE)."""
     try:
@@ -82,7 +77,7 @@ async def _catalog_check(graph: GraphClient) -> Check:
 async def check_graph(graph: GraphClient) -> list[Check]:
     """`token`, `permission` and `catalog`, in that order."""
     try:
-        access_token = await _access_token(graph)
+        access_token = await graph.access_token()
     except GraphError as exc:
         return [
             Check.failed("token", f"none issued: {exc.message}", TOKEN_FIX),

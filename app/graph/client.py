@@ -139,7 +139,11 @@ class GraphClient:
 
     async def ensure_token(self) -> None:
         """Obtain (or reuse) a token; raises GraphAuthError when none can be had (readiness)."""
-        await self._tokens.token()
+        await self.access_token()
+
+    async def access_token(self) -> str:
+        """The bearer token calls are sent with (doctor reads its claims); GraphAuthError if none."""
+        return await self._tokens.token()
 
     # ---- transport -------------------------------------------------------------------------
 

@@ -6,7 +6,8 @@ the result, read in bulk:
 
 - members and exclusions: `GET /deployments/{id}/audience/members` and `/exclusions`, paged. The
   members come back as azureADDevice objects with their `enrollment` and registration `errors`, so
-  one listing confirms membership, enrollment and registration of every added device at once.
+  one listing confirms membership, enrollment and registration of every added device at once (a
+  member listed without enrollment is read alone with `GET /updatableAssets/{id}`).
 - releases: `GET /updatableAssets`, paged: each device's enrollment per category.
 """
 
@@ -58,6 +59,26 @@ async def read_audience(
         view.exclusions = {asset.id for asset in excluded.value}
         view.request_ids += excluded.request_ids
     return view
+
+
+async def fill_missing_enrollment(
+    graph: GraphClient, view: GraphView, device_ids: list[str], category: str
+) -> None:
+    """Read one by one the added members whose listing carried no enrollment for `category`.
+
+    Microsoft's list-members page does not promise that members come with their enrollment; a
+    listing without it costs one `GET /updatableAssets/{id}` per such device.
+    """
+    if view.members is None or category == "none":
+        return
+    for device_id in device_ids:
+        listed = view.members.get(device_id)
+        if listed is None or _enrollment(listed, category) is not None:
+            continue
+        read = await graph.get_updatable_asset(device_id)
+        view.request_ids += read.request_ids
+        if read.value is not None:
+            view.members[device_id] = read.value
 
 
 async def read_assets(graph: GraphClient) -> GraphView:

@@ -24,7 +24,12 @@ from app.audit.recorder import AuditRecorder
 from app.change_context import ChangeContext
 from app.graph.client import GraphClient
 from app.graph.errors import GraphError
-from app.operations.confirmation import GraphView, read_assets, read_audience
+from app.operations.confirmation import (
+    GraphView,
+    fill_missing_enrollment,
+    read_assets,
+    read_audience,
+)
 from app.operations.models import Operation, OperationItem
 from app.operations.sending import fail, not_attempted, send_audience_chunk, send_release_chunk
 from app.operations.settling import settle
@@ -303,12 +308,15 @@ class OperationRunner:
             if rollout is None or rollout.graph_deployment_id is None:
                 return None
             changes = {item.change for item in items}
-            return await read_audience(
+            view = await read_audience(
                 self.graph,
                 rollout.graph_deployment_id,
                 members=bool(changes & {"addMember", "removeMember"}),
                 exclusions=bool(changes & {"addExclusion", "removeExclusion"}),
             )
+            added = [item.device_id for item in items if item.change == "addMember"]
+            await fill_missing_enrollment(self.graph, view, added, operation.update_category)
+            return view
         except GraphError as error:
             log.warning("operation %s: Graph could not be read back: %s", operation.id, error)
             return None

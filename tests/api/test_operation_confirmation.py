@@ -11,6 +11,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from app.graph.wire import AzureADDevice
+from app.operations.confirmation import GraphView, fill_missing_enrollment, verdict
 from app.simulator.state import SimulatorState
 from tests.api.helpers import device_ids, rollout_body
 
@@ -131,3 +133,20 @@ async def test_removals_are_confirmed_by_reading_the_audience_back(
     assert simulator.count("GET", "audience/members") > reads
     listed = (await client.get(f"/v1/rollouts/{rollout['id']}/devices")).json()["items"]
     assert sorted(d["deviceId"] for d in listed) == sorted(devices[1:])
+
+
+async def test_a_member_listed_without_enrollment_is_read_alone(
+    client: httpx.AsyncClient, app: FastAPI, simulator: SimulatorState
+) -> None:
+    rollout = await rollout_with(client, app)
+    devices = device_ids(2, "2")
+    await add(client, rollout, addDevices=devices)
+    bare = {d: AzureADDevice(id=d) for d in devices}  # a listing that carries no enrollment
+    view = GraphView(members=dict(bare))
+    reads = simulator.count("GET", "/updatableAssets/")
+
+    await fill_missing_enrollment(app.state.services.graph, view, devices[:1], "feature")
+
+    assert simulator.count("GET", "/updatableAssets/") == reads + 1
+    assert verdict("addMember", devices[0], view, "feature").status == "succeeded"
+    assert verdict("addMember", devices[1], view, "feature").status is None

@@ -2,6 +2,6 @@
 
 from app.graph.client import GraphClient, GraphClientConfig
 from app.graph.errors import GraphError
-from app.graph.results import ChunkOutcome, GraphResult
+from app.graph.results import GraphResult
 
-__all__ = ["ChunkOutcome", "GraphClient", "GraphClientConfig", "GraphError", "GraphResult"]
+__all__ = ["GraphClient", "GraphClientConfig", "GraphError", "GraphResult"]

@@ -24,19 +24,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar, overload
+from typing import Any, Literal, overload
 from urllib.parse import quote
 
 import httpx
 
 from app.graph import bodies
 from app.graph.auth import TokenProvider
-from app.graph.chunking import chunk_audience_change, chunk_ids
 from app.graph.errors import (
     GraphAuthError,
-    GraphBadRequest,
     GraphConflict,
     GraphError,
     GraphNotFound,
@@ -44,7 +42,7 @@ from app.graph.errors import (
     GraphUnavailable,
     error_from_response,
 )
-from app.graph.results import ChunkOutcome, GraphResult
+from app.graph.results import GraphResult
 from app.graph.retry import RetryBudget, RetryPolicy
 from app.graph.specs import (
     AudienceChange,
@@ -72,7 +70,6 @@ CATALOG_TYPES = {
     "quality": "microsoft.graph.windowsUpdates.qualityUpdateCatalogEntry",
 }
 Sleep = Callable[[float], Awaitable[None]]
-C = TypeVar("C", AudienceChange, tuple[str, ...])
 
 
 @dataclass(frozen=True)
@@ -142,7 +139,7 @@ class GraphClient:
         await self.access_token()
 
     async def access_token(self) -> str:
-        """The bearer token calls are sent with (doctor reads its claims); GraphAuthError if none."""
+        """The bearer token calls are sent with (doctor reads it); GraphAuthError if none."""
         return await self._tokens.token()
 
     # ---- transport -------------------------------------------------------------------------
@@ -455,55 +452,6 @@ class GraphClient:
         )
         return GraphResult(None, sent.request_ids)
 
-    async def update_audience(
-        self,
-        deployment_id: str,
-        *,
-        add_members: Iterable[str] = (),
-        remove_members: Iterable[str] = (),
-        add_exclusions: Iterable[str] = (),
-        remove_exclusions: Iterable[str] = (),
-    ) -> list[ChunkOutcome]:
-        """Every updateAudience chunk in order; an outcome per chunk instead of raising.
-
-        A chunk Graph refuses as invalid (400) is `failed` and the next chunks still go; after
-        any other failure (outage, throttling beyond the budget, auth, 403, 404 ...), which the
-        next chunks would meet too, the rest are `skipped` (not sent). Callers that save progress
-        per chunk use chunking.chunk_audience_change() and update_audience_chunk() themselves.
-        """
-        change = AudienceChange(
-            tuple(add_members),
-            tuple(remove_members),
-            tuple(add_exclusions),
-            tuple(remove_exclusions),
-        )
-        chunks = chunk_audience_change(change, self.config.max_ids_per_call)
-        return await self._run_chunks(
-            chunks, lambda chunk: self.update_audience_chunk(deployment_id, chunk)
-        )
-
-    @staticmethod
-    async def _run_chunks(
-        chunks: Sequence[C], call: Callable[[C], Awaitable[GraphResult[None]]]
-    ) -> list[ChunkOutcome]:
-        """Call each chunk in order; after any failure but a 400 the rest are skipped."""
-        outcomes: list[ChunkOutcome] = []
-        stopped = False
-        for chunk in chunks:
-            change = chunk if isinstance(chunk, AudienceChange) else None
-            ids = chunk.ids if isinstance(chunk, AudienceChange) else chunk
-            if stopped:
-                outcomes.append(ChunkOutcome(ids, "skipped", change=change))
-                continue
-            try:
-                result = await call(chunk)
-            except GraphError as exc:
-                outcomes.append(ChunkOutcome(ids, "failed", exc.request_ids, exc, change))
-                stopped = not isinstance(exc, GraphBadRequest)
-                continue
-            outcomes.append(ChunkOutcome(ids, "succeeded", tuple(result.request_ids), None, change))
-        return outcomes
-
     async def _list_audience(
         self, deployment_id: str, relation: Literal["members", "exclusions"]
     ) -> GraphResult[list[UpdatableAsset]]:
@@ -555,24 +503,6 @@ class GraphClient:
     ) -> GraphResult[None]:
         """One unenrollAssets call (at most max_ids_per_call ids); raises GraphError."""
         return await self._assets_chunk("unenrollAssets", category, tuple(ids))
-
-    async def enroll_assets(
-        self, category: UpdateCategory, ids: Iterable[str]
-    ) -> list[ChunkOutcome]:
-        """enrollAssets in chunks; an outcome per chunk (see update_audience)."""
-        chunks = chunk_ids(ids, self.config.max_ids_per_call)
-        return await self._run_chunks(
-            chunks, lambda chunk: self._assets_chunk("enrollAssets", category, chunk)
-        )
-
-    async def unenroll_assets(
-        self, category: UpdateCategory, ids: Iterable[str]
-    ) -> list[ChunkOutcome]:
-        """unenrollAssets in chunks; an outcome per chunk (see update_audience)."""
-        chunks = chunk_ids(ids, self.config.max_ids_per_call)
-        return await self._run_chunks(
-            chunks, lambda chunk: self._assets_chunk("unenrollAssets", category, chunk)
-        )
 
     async def list_updatable_assets(self) -> GraphResult[list[UpdatableAsset]]:
         """GET /updatableAssets (all pages): every device the deployment service knows."""

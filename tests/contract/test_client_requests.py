@@ -18,6 +18,7 @@ from app.graph.auth import ClientCredentialsTokenProvider
 from app.graph.client import GraphClient, GraphClientConfig
 from app.graph.factory import SIMULATOR_BASE_URL, SIMULATOR_ORIGIN
 from app.graph.specs import (
+    AudienceChange,
     ContentSpec,
     DateDrivenRollout,
     DeploymentSettingsSpec,
@@ -111,18 +112,17 @@ async def captured(sim: SimulatorState) -> AsyncIterator[list[CallRecord]]:
         await graph.update_settings(
             deployment_ids[-1], DeploymentSettingsSpec(expedite=ExpediteSpec(True)), "quality"
         )
-        outcomes = await graph.update_audience(
-            target,
-            add_members=DEVICES,
-            remove_members=DEVICES[:1],
-            add_exclusions=DEVICES[1:2],
-            remove_exclusions=DEVICES[2:3],
-        )
+        for change in (
+            AudienceChange(add_members=tuple(DEVICES[:3])),
+            AudienceChange(add_members=tuple(DEVICES[3:]), remove_members=tuple(DEVICES[:1])),
+            AudienceChange(add_exclusions=tuple(DEVICES[1:2]), remove_exclusions=(DEVICES[2],)),
+        ):
+            await graph.update_audience_chunk(target, change)
         for category in ("feature", "quality", "driver"):
-            outcomes += await graph.enroll_assets(category, DEVICES)
-            outcomes += await graph.unenroll_assets(category, DEVICES)
+            for ids in (DEVICES[:3], DEVICES[3:]):
+                await graph.enroll_assets_chunk(category, ids)
+                await graph.unenroll_assets_chunk(category, ids)
         await graph.delete_deployment(deployment_ids[2])
-        assert all(o.ok for o in outcomes)
         yield sim.writes()
 
 

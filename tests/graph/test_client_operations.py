@@ -8,8 +8,9 @@ import httpx
 import pytest
 
 from app.graph.client import GraphClient
-from app.graph.errors import GraphBadRequest, GraphForbidden, GraphNotFound
+from app.graph.errors import GraphNotFound
 from app.graph.specs import (
+    AudienceChange,
     ContentSpec,
     DeploymentSettingsSpec,
     MonitoringRule,
@@ -100,14 +101,15 @@ async def test_audience_members_exclusions_and_empty_audience(graph: GraphClient
     assert empty.value == []
     assert len(empty.request_ids) == 2  # the 404 and the GET of the deployment
     ids = device_ids(5)
-    outcomes = await graph.update_audience(deployment_id, add_members=ids, add_exclusions=ids[:1])
-    assert [o.status for o in outcomes] == ["succeeded"]
+    change = AudienceChange(add_members=tuple(ids), add_exclusions=tuple(ids[:1]))
+    assert len((await graph.update_audience_chunk(deployment_id, change)).request_ids) == 1
     members = await graph.list_audience_members(deployment_id)
     exclusions = await graph.list_audience_exclusions(deployment_id)
     assert [m.id for m in members.value] == ids
     assert all(isinstance(m, AzureADDevice) for m in members.value)
     assert [e.id for e in exclusions.value] == ids[:1]
-    await graph.update_audience(deployment_id, remove_members=ids[3:], remove_exclusions=ids[:1])
+    removal = AudienceChange(remove_members=tuple(ids[3:]), remove_exclusions=tuple(ids[:1]))
+    await graph.update_audience_chunk(deployment_id, removal)
     assert [m.id for m in (await graph.list_audience_members(deployment_id)).value] == ids[:3]
 
 
@@ -116,15 +118,15 @@ async def test_members_of_an_unknown_deployment_is_not_found(graph: GraphClient)
         await graph.list_audience_members("00000000-0000-4000-8000-000000000000")
 
 
-async def test_enroll_read_unenroll_devices(graph: GraphClient) -> None:
+async def test_enroll_read_unenroll_devices(graph: GraphClient, sim: SimulatorState) -> None:
     ids = device_ids(3)
-    outcomes = await graph.enroll_assets("feature", ids)
-    assert [o.status for o in outcomes] == ["succeeded"] and outcomes[0].ids == tuple(ids)
-    assert len(outcomes[0].request_ids) == 1
+    enrolled = await graph.enroll_assets_chunk("feature", ids)
+    assert len(enrolled.request_ids) == 1
+    assert [a["id"] for a in sim.find("POST", "enrollAssets")[-1].body["assets"]] == ids
     device = (await graph.get_updatable_asset(ids[0])).value
     assert isinstance(device, AzureADDevice)
     assert device.enrollment_state("feature") in ("enrolled", "enrolling")
-    await graph.unenroll_assets("feature", ids)
+    await graph.unenroll_assets_chunk("feature", ids)
     device = (await graph.get_updatable_asset(ids[0])).value
     assert isinstance(device, AzureADDevice)
     assert device.enrollment_state("feature") in ("notEnrolled", "unenrolling")
@@ -133,7 +135,7 @@ async def test_enroll_read_unenroll_devices(graph: GraphClient) -> None:
 async def test_unknown_device_reads_as_none_and_bad_ids_show_as_errors(graph: GraphClient) -> None:
     missing = await graph.get_updatable_asset("12345678-0000-4000-8000-000000000000")
     assert missing.value is None and len(missing.request_ids) == 1
-    await graph.enroll_assets("quality", ["not-a-guid"])
+    await graph.enroll_assets_chunk("quality", ["not-a-guid"])
     device = (await graph.get_updatable_asset("not-a-guid")).value
     assert isinstance(device, AzureADDevice)
     assert device.error_reasons == ["invalidAzureADDeviceId"]
@@ -152,10 +154,10 @@ async def test_every_call_sends_client_request_id_and_prefer(
     token = request_id_var.set("req-abc-123")
     try:
         deployment_id = await new_deployment(graph)
-        await graph.update_audience(deployment_id, add_members=device_ids(2))
+        await graph.update_audience_chunk(deployment_id, AudienceChange(tuple(device_ids(2))))
         await graph.list_audience_members(deployment_id)
         await graph.set_requested_state(deployment_id, "paused")
-        await graph.enroll_assets("feature", device_ids(2))
+        await graph.enroll_assets_chunk("feature", device_ids(2))
         await graph.delete_deployment(deployment_id)
     finally:
         request_id_var.reset(token)
@@ -188,69 +190,23 @@ async def test_paging_follows_next_link_to_the_end(graph: GraphClient, sim: Simu
 async def test_paging_of_audience_members(graph: GraphClient, sim: SimulatorState) -> None:
     deployment_id = await new_deployment(graph)
     ids = device_ids(450)
-    await graph.update_audience(deployment_id, add_members=ids)
+    for start in range(0, len(ids), 200):
+        chunk = AudienceChange(tuple(ids[start : start + 200]))
+        await graph.update_audience_chunk(deployment_id, chunk)
     sim.clear_calls()
     members = await graph.list_audience_members(deployment_id)
     assert [m.id for m in members.value] == ids
     assert sim.count("GET", "/members") == 5  # 100 per page
 
 
-async def test_1001_ids_become_6_calls_each_id_once(
-    graph: GraphClient, sim: SimulatorState
-) -> None:
-    ids = device_ids(1001)
-    sim.clear_calls()
-    outcomes = await graph.enroll_assets("feature", ids)
-    calls = sim.find("POST", "enrollAssets")
-    assert len(calls) == 6 and len(outcomes) == 6
-    sizes = [len(c.body["assets"]) for c in calls]
-    assert sizes == [200, 200, 200, 200, 200, 1]
-    sent = [a["id"] for c in calls for a in c.body["assets"]]
-    assert sent == ids
-    assert [o.request_ids[0] for o in outcomes] == [c.request_id for c in calls]
-    assert all(o.ok for o in outcomes)
-
-
-async def test_update_audience_chunks_across_lists(graph: GraphClient, sim: SimulatorState) -> None:
-    deployment_id = await new_deployment(graph)
-    members, exclusions = device_ids(700, "1"), device_ids(301, "2")
-    sim.clear_calls()
-    outcomes = await graph.update_audience(
-        deployment_id, add_members=members, add_exclusions=exclusions
-    )
-    calls = sim.find("POST", "updateAudience")
-    assert len(calls) == 6 and all(o.ok for o in outcomes)
-    counts = [
-        len(c.body.get("addMembers", [])) + len(c.body.get("addExclusions", [])) for c in calls
-    ]
-    assert counts == [200, 200, 200, 200, 200, 1]
-    assert [d["id"] for c in calls for d in c.body.get("addMembers", [])] == members
-    assert [d["id"] for c in calls for d in c.body.get("addExclusions", [])] == exclusions
-    assert outcomes[3].change is not None
-    assert (
-        len(outcomes[3].change.add_members) == 100 and len(outcomes[3].change.add_exclusions) == 100
-    )
-
-
-async def test_a_refused_chunk_fails_alone_other_errors_skip_the_rest(
-    graph: GraphClient, sim: SimulatorState
-) -> None:
-    ids = device_ids(600)
-    sim.faults.inject(400, method="POST", path_contains="enrollAssets")
-    outcomes = await graph.enroll_assets("feature", ids)
-    assert [o.status for o in outcomes] == ["failed", "succeeded", "succeeded"]
-    assert isinstance(outcomes[0].error, GraphBadRequest)
-    assert outcomes[0].error.request_id == outcomes[0].request_ids[0]
-
-    sim.faults.inject(403, method="POST", path_contains="unenrollAssets")
-    sim.clear_calls()
-    outcomes = await graph.unenroll_assets("feature", ids)
-    assert [o.status for o in outcomes] == ["failed", "skipped", "skipped"]
-    assert isinstance(outcomes[0].error, GraphForbidden)
-    assert sim.count("POST", "unenrollAssets") == 1
-    assert outcomes[2].ids == tuple(ids[400:])
-
-
 async def test_per_chunk_methods_refuse_oversized_chunks(graph: GraphClient) -> None:
     with pytest.raises(ValueError):
         await graph.enroll_assets_chunk("feature", device_ids(201))
+    with pytest.raises(ValueError):
+        await graph.update_audience_chunk("d", AudienceChange(tuple(device_ids(201))))
+
+
+async def test_empty_chunks_send_nothing(graph: GraphClient, sim: SimulatorState) -> None:
+    assert (await graph.update_audience_chunk("d", AudienceChange())).request_ids == []
+    assert (await graph.unenroll_assets_chunk("feature", [])).request_ids == []
+    assert sim.find(path_contains="/beta/") == []

@@ -184,3 +184,31 @@ def error_from_response(response: httpx.Response) -> GraphError:
         client_request_id,
         parse_retry_after(response.headers.get("Retry-After")),
     )
+
+
+# Failures that later calls of the same operation would meet too (see stops_further_calls).
+_STOPPING: tuple[type[GraphError], ...] = (
+    GraphAuthError,
+    GraphForbidden,
+    GraphNotFound,
+    GraphThrottled,
+    GraphTimeout,
+    GraphUnavailable,
+)
+
+
+def stops_further_calls(error: GraphError) -> bool:
+    """Would the next calls of the same operation (its later chunks) fail as this one did?
+
+    True (stop; report the rest as not attempted instead of sending them to fail alike):
+    - GraphAuthError (no token, or 401 on a fresh one): no call will authenticate.
+    - GraphForbidden (403): a missing permission or licence refuses every call alike.
+    - GraphNotFound (404): the deployment or its audience is gone for every chunk.
+    - GraphThrottled: the retry budget is spent while Graph still throttles the whole app.
+    - GraphTimeout, GraphUnavailable (5xx, no connection): Graph is not serving; more calls
+      would only add load and fail too.
+    False (go on): GraphBadRequest (400), GraphConflict (409), an unmapped 4xx or a refused
+    nextLink refuse what this one call carried (one chunk's ids, a change the resource's state
+    does not allow); each costs one call, the next may pass, and every chunk keeps its own answer.
+    """
+    return isinstance(error, _STOPPING)

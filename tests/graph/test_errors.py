@@ -8,14 +8,17 @@ import pytest
 from app.graph.errors import (
     GraphAuthError,
     GraphBadRequest,
+    GraphConflict,
     GraphError,
     GraphForbidden,
     GraphNotFound,
     GraphThrottled,
+    GraphTimeout,
     GraphUnauthorized,
     GraphUnavailable,
     error_from_response,
     parse_retry_after,
+    stops_further_calls,
 )
 
 
@@ -86,3 +89,32 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after(None) is None
     assert parse_retry_after("soon") is None
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+
+
+@pytest.mark.parametrize(
+    ("error", "stops"),
+    [
+        (GraphAuthError(None, "invalid_client", "no token"), True),
+        (GraphUnauthorized(401, None, "token refused"), True),
+        (GraphForbidden(403, None, "no licence"), True),
+        (GraphNotFound(404, None, "deployment gone"), True),
+        (GraphThrottled(429, None, "slow down", retry_after=30.0), True),
+        (GraphTimeout(None, "timeout", "no answer"), True),
+        (GraphUnavailable(503, None, "down"), True),
+        (GraphUnavailable(None, "connectFailed", "refused"), True),
+        (GraphBadRequest(400, None, "one chunk's ids refused"), False),
+        (GraphConflict(409, None, "state does not allow it"), False),
+        (GraphError(413, None, "too large"), False),
+        (GraphError(None, "foreignNextLink", "refused link"), False),
+    ],
+)
+def test_which_failures_stop_the_next_calls(error: GraphError, stops: bool) -> None:
+    assert stops_further_calls(error) is stops
+
+
+def test_the_stop_rule_follows_the_status_graph_answered() -> None:
+    def answered(status: int) -> bool:
+        return stops_further_calls(error_from_response(httpx.Response(status)))
+
+    statuses = (400, 401, 403, 404, 409, 429, 500, 502, 503, 504)
+    assert {s for s in statuses if answered(s)} == {401, 403, 404, 429, 500, 502, 503, 504}

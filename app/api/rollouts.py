@@ -272,3 +272,41 @@ async def delete_rollout_route(
     rollout = await repository.get_or_404(uow.session, rolloutId, lock=True)
     await delete_rollout(services_for(state, uow), context, rollout)
     return await _ended_out(state, uow, context, rollout, releaseDevices)
+
+
+# ---- reconcile: appended with its own imports --------------------------------------------------
+
+from app.rollouts.drift import find_drift  # noqa: E402
+from app.rollouts.drift_schemas import DriftReport  # noqa: E402
+
+
+@router.post(
+    "/{rolloutId}/reconcile",
+    name="reconcile_rollout",
+    summary="Compare a rollout with Graph",
+    response_model_exclude_none=True,
+    responses=problem_responses(400, 404, 409, 422, *GRAPH),
+)
+async def reconcile_rollout_route(
+    rolloutId: str,
+    state: AppStateDep,
+    caller: CallerDep,
+    body: Annotated[ChangeRequest | None, Body(openapi_examples=CHANGE_REQUEST)] = None,
+) -> DriftReport:
+    """Compare the rollout with Graph now: its state, its settings (with those the service
+    would send), its members and its exclusions (with those the service last confirmed).
+
+    Each difference is recorded as an audit event with actor `graph`: `rollout.driftFound`,
+    `detail.kind` = `state`, `settings`, `members` or `exclusions`, naming the devices
+    concerned (find them with `GET /v1/audit/events?deviceId=`). A difference already recorded
+    is not recorded again; `rollout.driftCleared` is recorded once it is gone. Settings and
+    audience are never overwritten: correct them with PATCH or an audience change. Graph's
+    state is kept, as reading the rollout does. Devices an unfinished operation is changing
+    are not compared. The same check runs periodically.
+
+    `ticket` and `reason` go into the events; no ticket is required, as nothing is changed at
+    Graph. 409 for a rollout with no Graph deployment (creating, failed or deleted).
+    """
+    body = body or ChangeRequest()
+    context = change_context(caller, body.ticket, body.reason)
+    return await find_drift(state.sessionmaker, state.graph, state.clock, rolloutId, context)

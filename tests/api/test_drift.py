@@ -5,6 +5,7 @@ never written over our record of settings or audience."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -65,6 +66,15 @@ async def drift_events(app: FastAPI, rollout_id: str) -> list[AuditEvent]:
     return [e for e in await audit_trail(app, rollout_id) if e.action.startswith("rollout.drift")]
 
 
+async def answered(simulator: SimulatorState, path: str) -> None:
+    """Wait until the simulator has answered a GET of `path`."""
+    for _ in range(500):
+        if simulator.count("GET", path):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"Graph was never asked for {path}")
+
+
 async def devices_listed(client: httpx.AsyncClient, rollout_id: str) -> list[tuple[str, str]]:
     page = (await client.get(f"/v1/rollouts/{rollout_id}/devices?limit=500")).json()
     return [(item["membership"], item["deviceId"]) for item in page["items"]]
@@ -102,6 +112,53 @@ async def test_no_drift_records_nothing(
     deployment = rollout["graphDeploymentId"]
     assert simulator.count("GET", f"/deployments/{deployment}/audience/members") == 1
     assert simulator.count("GET", f"/deployments/{deployment}/audience/exclusions") == 1
+
+
+async def test_no_database_connection_is_held_while_graph_is_read(
+    client: httpx.AsyncClient, app: FastAPI, simulator: SimulatorState
+) -> None:
+    rollout = await rollout_with(client, device_ids(2))
+    deployment = rollout["graphDeploymentId"]
+    simulator.clear_calls()
+    simulator.faults.latency_seconds = 0.2  # every Graph call waits
+    pool = app.state.services.engine.pool
+
+    checking = asyncio.create_task(reconcile(client, rollout["id"]))
+    samples = []  # (Graph calls answered so far, connections checked out)
+    while not checking.done():
+        samples.append((simulator.count("GET", deployment), pool.checkedout()))
+        await asyncio.sleep(0.02)
+
+    assert (await checking)["differences"] == []
+    assert simulator.count("GET", deployment) == 3  # deployment, members, exclusions
+    # Between the first answer and the last one, the check only waits for Graph.
+    between = [held for answered, held in samples if 1 <= answered < 3]
+    assert len(between) >= 10
+    assert set(between) == {0}
+
+
+async def test_settings_changed_while_graph_is_read_are_left_to_the_next_check(
+    client: httpx.AsyncClient, app: FastAPI, simulator: SimulatorState
+) -> None:
+    rollout = await rollout_with(client, schedule=WAVES)
+    members_path = f"/deployments/{rollout['graphDeploymentId']}/audience/members"
+    simulator.faults.latency_seconds = 0.2
+
+    checking = asyncio.create_task(reconcile(client, rollout["id"]))
+    await answered(simulator, members_path)  # Graph is now reading the exclusions
+    async with app.state.services.sessionmaker() as session:  # a PATCH committed meanwhile
+        row = await session.get(Rollout, uuid.UUID(rollout["id"]))
+        assert row is not None
+        row.settings = {**row.settings, "schedule": {"waves": {"devicesPerWave": 60}}}
+        await session.commit()
+    report = await checking
+
+    assert (report["differences"], report["notChecked"]) == ([], ["settings"])
+    assert await drift_events(app, rollout["id"]) == []
+    simulator.faults.latency_seconds = 0
+    [difference] = (await reconcile(client, rollout["id"]))["differences"]
+    assert difference["kind"] == "settings"
+    assert difference["expected"]["schedule"] == {"gradualRollout": {"devicesPerOffer": 60}}
 
 
 def test_settings_are_compared_in_one_canonical_form() -> None:

@@ -94,6 +94,11 @@ class _Seen:
     deployment_request_ids: list[str]
     audience_request_ids: list[str]
 
+    def request_ids(self, kind: DriftKind) -> list[str]:
+        """Graph's request ids of the reads that showed `kind`."""
+        audience = kind in ("members", "exclusions")
+        return self.audience_request_ids if audience else self.deployment_request_ids
+
 
 @dataclass(frozen=True)
 class _Found:
@@ -102,7 +107,6 @@ class _Found:
     difference: Difference
     detail: dict[str, Any]
     device_ids: list[str]
-    request_ids: list[str]
 
 
 # ---- canonical settings ---------------------------------------------------------------------
@@ -166,7 +170,9 @@ def _changed_paths(expected: Any, found: Any, path: str = "") -> list[str]:
 
 def expected_settings(rollout: Rollout) -> dict[str, Any]:
     """The settings body the service sends for the rollout's stored settings, canonical."""
-    stored = {k: rollout.settings[k] for k in SETTINGS_FIELDS if rollout.settings.get(k)}
+    stored = {
+        k: rollout.settings[k] for k in SETTINGS_FIELDS if rollout.settings.get(k) is not None
+    }
     spec = deployment_settings(RolloutSettings.model_validate(stored), stored_update(rollout))
     result: dict[str, Any] = canonical_settings(settings_body(spec, rollout.update_kind))
     return result
@@ -189,9 +195,7 @@ def _public_state(record: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def _compared(
-    kind: DriftKind, expected: dict[str, Any], found: dict[str, Any], request_ids: list[str]
-) -> _Found | None:
+def _compared(kind: DriftKind, expected: dict[str, Any], found: dict[str, Any]) -> _Found | None:
     if expected == found:
         return None
     extra = {"adopted": True} if kind == "state" else {"paths": _changed_paths(expected, found)}
@@ -204,7 +208,6 @@ def _compared(
             "fingerprint": _fingerprint(kind, expected, found),
         },
         [],
-        request_ids,
     )
 
 
@@ -215,12 +218,7 @@ def _state(rollout: Rollout, seen: _Seen, now: datetime) -> _Found | None:
         if seen.deployment is not None
         else {"effective": "deleted", "requested": None, "reasons": []}
     )
-    found = _compared(
-        "state",
-        _public_state(rollout.graph_state),
-        _public_state(observed),
-        seen.deployment_request_ids,
-    )
+    found = _compared("state", _public_state(rollout.graph_state), _public_state(observed))
     if found is not None:
         _adopt(rollout, seen, observed, now)
     return found
@@ -236,9 +234,7 @@ def _adopt(rollout: Rollout, seen: _Seen, observed: dict[str, Any], now: datetim
         rollout.ended_at = rollout.ended_at or now
 
 
-def _audience_found(
-    kind: DriftKind, missing: list[str], extra: list[str], request_ids: list[str]
-) -> _Found | None:
+def _audience_found(kind: DriftKind, missing: list[str], extra: list[str]) -> _Found | None:
     if not missing and not extra:
         return None
     return _Found(
@@ -251,7 +247,6 @@ def _audience_found(
             "fingerprint": _fingerprint(kind, missing, extra),
         },
         sorted(missing + extra),
-        request_ids,
     )
 
 
@@ -277,10 +272,7 @@ async def _audience(
         ours = confirmed[MEMBERSHIP[kind]]
         skip = {d for change, d in moving if change in (*MOVING[kind], "unenroll")}
         found[kind] = _audience_found(
-            kind,
-            sorted(ours - listed - skip),
-            sorted(listed - ours - skip),
-            seen.audience_request_ids,
+            kind, sorted(ours - listed - skip), sorted(listed - ours - skip)
         )
     return found
 
@@ -327,6 +319,7 @@ def _record(
     kind: DriftKind,
     found: _Found | None,
     last: AuditEvent | None,
+    request_ids: list[str],
     context: dict[str, Any],
 ) -> AuditEvent | None:
     """driftFound for a difference not recorded yet, driftCleared for one now gone."""
@@ -343,7 +336,7 @@ def _record(
             outcome="succeeded",
             rollout_id=rollout_id,
             device_ids=found.device_ids,
-            graph_request_ids=found.request_ids,
+            graph_request_ids=request_ids,
             detail={"kind": kind, **found.detail, **context},
         )
     if not still_open or last is None:
@@ -353,6 +346,7 @@ def _record(
         outcome="succeeded",
         rollout_id=rollout_id,
         device_ids=last.device_ids,
+        graph_request_ids=request_ids,
         detail={
             "kind": kind,
             "fingerprint": last.detail.get("fingerprint"),
@@ -415,9 +409,7 @@ async def _compare(
     if seen.deployment is not None:
         if "settings" not in not_checked:
             graph_settings = canonical_settings(seen.deployment.settings or {})
-            found["settings"] = _compared(
-                "settings", expected_settings(rollout), graph_settings, seen.deployment_request_ids
-            )
+            found["settings"] = _compared("settings", expected_settings(rollout), graph_settings)
         found.update(await _audience(uow.session, rollout, seen))
     if "state" not in not_checked:
         found["state"] = _state(rollout, seen, now)
@@ -433,7 +425,11 @@ async def _compare(
         event
         for kind in KINDS
         if kind in found
-        and (event := _record(audit, rollout.id, kind, found[kind], last.get(kind), about))
+        and (
+            event := _record(
+                audit, rollout.id, kind, found[kind], last.get(kind), seen.request_ids(kind), about
+            )
+        )
     ]
     return [f for kind in KINDS if (f := found.get(kind)) is not None], events, not_checked
 

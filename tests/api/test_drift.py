@@ -256,6 +256,7 @@ async def test_members_changed_outside_are_recorded_once_and_cleared_once(
         "succeeded",
     )
     assert cleared.device_ids == found.device_ids
+    assert cleared.graph_request_ids  # the reads that showed it gone
     assert cleared.detail["kind"] == "members"
     assert cleared.detail["foundEventId"] == found.id
     assert (await reconcile(client, rollout["id"]))["auditEventIds"] == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -22,10 +23,12 @@ from app.catalog.service import CatalogService
 from app.db import create_engine, create_sessionmaker
 from app.embedded_db import start_embedded_postgres, stop_embedded_postgres
 from app.graph.factory import build_graph_client
+from app.jobs.queue import build_queue, opened
+from app.jobs.wiring import WORKER_JOBS, job_services
+from app.jobs.worker import InProcessWorker, build_worker
 from app.logging_setup import configure_logging
 from app.migrate import upgrade_to_head
-from app.operations.runner import OperationRunner
-from app.reconcile import Reconciler
+from app.operations.tracking import OperationTracker
 from app.settings import Settings, get_settings
 from app.simulator.app import create_simulator_app
 from app.simulator.state import SimulatorState
@@ -83,14 +86,9 @@ def build_lifespan(
         if settings.graph_mode == "simulator":
             simulator_app = create_simulator_app(simulator_state or SimulatorState())
         graph, close_graph = build_graph_client(settings, simulator_app=simulator_app)
-        runner = OperationRunner(
-            engine,
-            sessionmaker,
-            graph,
-            chunk_size=settings.graph_max_ids_per_call,
-            confirm_seconds=settings.enrollment_confirm_seconds,
-            clock=clock,
-        )
+        queue = build_queue(url)
+        resources = contextlib.AsyncExitStack()
+        await resources.enter_async_context(opened(queue, url))
         state = AppState(
             settings=settings,
             database_url=url,
@@ -98,7 +96,8 @@ def build_lifespan(
             sessionmaker=sessionmaker,
             graph=graph,
             catalog=CatalogService(graph, ttl_seconds=settings.catalog_cache_seconds, clock=clock),
-            operations=runner,
+            queue=queue,
+            operations=OperationTracker(sessionmaker),
             simulator=simulator_app.state.simulator if simulator_app is not None else None,
             clock=clock,
         )
@@ -109,23 +108,30 @@ def build_lifespan(
                 " admin (Graph: %s). Never expose this service like this.",
                 settings.graph_mode,
             )
+        worker = None
+        if settings.run_worker:
+            services = job_services(settings, sessionmaker, graph, queue, clock)
+            state.jobs = services
+            worker = InProcessWorker(
+                lambda: build_worker(
+                    queue, services, concurrency=WORKER_JOBS, install_signal_handlers=False
+                )
+            )
+            worker.start()
         log.info(
             "service started",
-            extra={"graphMode": settings.graph_mode, "embeddedDatabase": embedded},
+            extra={
+                "graphMode": settings.graph_mode,
+                "embeddedDatabase": embedded,
+                "worker": settings.run_worker,
+            },
         )
-        try:
-            resumed = await runner.resume_unfinished()
-            if resumed:
-                log.info("resumed unfinished audience operations", extra={"rollouts": resumed})
-        except Exception as exc:  # e.g. schema not migrated yet: /readyz says so
-            log.warning("could not look for unfinished operations: %s", exc)
-        reconciler = Reconciler(state)
-        reconciler.start()
         try:
             yield
         finally:
-            await reconciler.stop()
-            await runner.close()
+            if worker is not None:
+                await worker.stop()
+            await resources.aclose()
             await close_graph()
             await engine.dispose()
             if embedded:

@@ -57,3 +57,8 @@ def current_revisions(connection: Connection) -> set[str]:
     if not inspect(connection).has_table(VERSION_TABLE):
         return set()
     return set(connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars())
+
+
+def owned_by_the_service(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic's include_name: the job queue's tables are procrastinate's, not our models'."""
+    return not (type_ == "table" and (name or "").startswith("procrastinate_"))

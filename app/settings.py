@@ -50,11 +50,12 @@ class Settings(BaseSettings):
     )
     enrollment_confirm_seconds: float = Field(default=600.0, ge=0)
 
-    # Read only to refuse them: these features are not built yet (see _refuse_unbuilt).
+    # APPROVALS, APPROVAL_TTL, RATE_LIMIT_PER_MINUTE are read only to refuse them: these features
+    # are not built yet (see _refuse_unbuilt).
     approvals: str | None = None
     approval_ttl: str | None = None
     rate_limit_per_minute: str | None = None
-    graph_concurrency: str | None = None
+    graph_concurrency: int = Field(default=4, ge=1, le=64)
     run_worker: bool = True
 
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
@@ -111,7 +112,6 @@ UNBUILT_FEATURES = {
     "APPROVALS": "change approvals",
     "APPROVAL_TTL": "change approvals",
     "RATE_LIMIT_PER_MINUTE": "rate limiting",
-    "GRAPH_CONCURRENCY": "concurrent Graph calls",
 }
 
 
@@ -133,17 +133,18 @@ def unbuilt_setting_reasons(settings: Settings) -> list[str]:
         reasons.append(
             "caller authentication is not built yet in this version; unset "
             + ", ".join(auth)
-            + " (the service runs open only with the built-in simulator)"
+            + " (until it is built, the service runs open: every caller is anonymous admin)"
         )
     for env in _given(settings, UNBUILT_FEATURES):
         reasons.append(
             f"{env} sets {UNBUILT_FEATURES[env]}, which are not built yet in this version;"
             f" unset {env} (the service would ignore it)"
         )
-    if not settings.run_worker:
+    if not settings.run_worker and settings.graph_mode == "simulator":
         reasons.append(
-            "separate worker processes are not built yet in this version; unset RUN_WORKER or"
-            " set it to true (the API process runs the operations itself)"
+            "RUN_WORKER=false with GRAPH_MODE=simulator: the built-in simulator lives inside the"
+            " API process, where no separate worker can reach it; keep RUN_WORKER=true, or run"
+            " the simulator on its own (python -m app.simulator --tls) and use GRAPH_MODE=live"
         )
     return reasons
 

@@ -12,9 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.settings import Settings
 
 if TYPE_CHECKING:
+    import procrastinate
+
     from app.catalog.service import CatalogService
     from app.graph.client import GraphClient
-    from app.operations.runner import OperationRunner
+    from app.jobs.services import JobServices
+    from app.operations.tracking import OperationTracker
 
 
 def utc_now() -> datetime:
@@ -32,6 +35,9 @@ class AppState:
     sessionmaker: async_sessionmaker[AsyncSession]
     graph: GraphClient
     catalog: CatalogService
-    operations: OperationRunner
+    queue: procrastinate.App
+    operations: OperationTracker
     simulator: Any = None
+    # The services of the worker running inside this process (RUN_WORKER=true), else None.
+    jobs: JobServices | None = None
     clock: Callable[[], datetime] = field(default=utc_now)

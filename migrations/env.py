@@ -7,6 +7,7 @@ from sqlalchemy import create_engine, pool
 
 import app.models  # noqa: F401  (registers every table on Base.metadata)
 from app.db import Base
+from app.migrate import owned_by_the_service
 
 config = context.config
 
@@ -38,6 +39,7 @@ def run_migrations_online() -> None:
             connection=connection,
             target_metadata=Base.metadata,
             transaction_per_migration=True,
+            include_name=owned_by_the_service,
         )
         with context.begin_transaction():
             context.run_migrations()

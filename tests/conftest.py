@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +33,7 @@ def clean_database(database_url: str) -> Iterator[str]:
     """The session database, emptied after the test so every test starts from nothing."""
     yield database_url
     tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
+    tables += ["procrastinate_events", "procrastinate_jobs", "procrastinate_workers"]
     if tables:
         engine = create_engine(database_url)
         with engine.begin() as connection:
@@ -79,7 +81,8 @@ async def app(settings: Settings, simulator: SimulatorState) -> AsyncIterator[Fa
     application = create_app(settings, simulator_state=simulator, clock=fixed_clock)
     async with application.router.lifespan_context(application):
         yield application
-        await application.state.services.operations.idle()
+        async with asyncio.timeout(30):
+            await application.state.services.operations.idle()
 
 
 @pytest.fixture

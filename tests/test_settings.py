@@ -92,7 +92,7 @@ def test_any_caller_authentication_setting_is_refused_until_it_is_built(
     message = _refusal(monkeypatch, **{name: "configured"})
     assert "caller authentication is not built yet" in message
     assert f"unset {name}" in message
-    assert "only with the built-in simulator" in message
+    assert "every caller is anonymous admin" in message
 
 
 def test_the_refusal_names_every_caller_authentication_setting_given(
@@ -121,7 +121,6 @@ def test_blank_caller_authentication_settings_configure_nothing_and_are_accepted
         ("APPROVALS", "create,delete", "change approvals"),
         ("APPROVAL_TTL", "P3D", "change approvals"),
         ("RATE_LIMIT_PER_MINUTE", "600", "rate limiting"),
-        ("GRAPH_CONCURRENCY", "4", "concurrent Graph calls"),
     ],
 )
 def test_settings_of_features_not_built_yet_are_refused(
@@ -132,19 +131,29 @@ def test_settings_of_features_not_built_yet_are_refused(
     assert f"unset {name}" in message
 
 
-def test_a_separate_worker_is_refused_but_the_built_in_one_is_accepted(
+def test_no_worker_in_the_api_process_is_refused_with_the_built_in_simulator(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     message = _refusal(monkeypatch, RUN_WORKER="false")
-    assert "separate worker processes are not built yet" in message
-    assert "unset RUN_WORKER or set it to true" in message
+    assert "RUN_WORKER=false with GRAPH_MODE=simulator" in message
+    assert "python -m app.simulator --tls" in message
     monkeypatch.setenv("RUN_WORKER", "true")
     assert Settings().run_worker is True
+    credentials = {"graph_tenant_id": "t", "graph_client_id": "c", "graph_client_secret": "s"}
+    monkeypatch.setenv("RUN_WORKER", "false")  # API replicas, with workers elsewhere
+    assert Settings(graph_mode="live", **credentials).run_worker is False  # type: ignore[arg-type]
+
+
+def test_graph_concurrency_is_read_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRAPH_CONCURRENCY", "8")
+    assert Settings().graph_concurrency == 8
+    assert "GRAPH_CONCURRENCY" in _refusal(monkeypatch, GRAPH_CONCURRENCY="0")
 
 
 def test_every_refusal_is_reported_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     message = _refusal(monkeypatch, API_KEYS="ci:operator:00", APPROVALS="create", RUN_WORKER="0")
-    assert message.count("not built yet") == 3
+    assert message.count("not built yet") == 2
+    assert "RUN_WORKER=false" in message
 
 
 def test_the_refusal_is_one_line_and_never_shows_values(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -189,7 +198,8 @@ def test_serve_prints_the_refusal_on_one_line_and_exits_non_zero() -> None:
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
         "configuration refused: caller authentication is not built yet in this version;"
-        " unset API_KEYS (the service runs open only with the built-in simulator)"
+        " unset API_KEYS (until it is built, the service runs open: every caller is"
+        " anonymous admin)"
     ]
 
 

@@ -15,6 +15,7 @@ from app.api.security import CallerDep
 from app.api_types import Page
 from app.audience.schemas import AudienceChangeRequest, AudienceDeviceOut
 from app.audience.service import accept_audience_change, list_devices
+from app.operations.queueing import queue_operation
 from app.operations.schemas import OperationOut
 from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 from app.rollouts import repository
@@ -68,8 +69,7 @@ async def change_audience(
             "removeExclusion": body.removeExclusions,
         },
     )
-    rollout_id = rollout.id
-    uow.after_commit(lambda: state.operations.submit(rollout_id))
+    await queue_operation(state.queue, uow, operation)
     await uow.commit()
     return await accepted_operation(state, uow, response, operation, prefer)
 

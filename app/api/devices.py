@@ -16,6 +16,7 @@ from app.devices.held import list_held
 from app.devices.release import accept_release
 from app.devices.schemas import DeviceOut, HeldDeviceOut, ReleaseRequest, UpdateCategory
 from app.devices.service import read_device
+from app.operations.queueing import queue_operation
 from app.operations.schemas import OperationOut
 from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 from app.rollouts.service import check_ticket
@@ -91,7 +92,7 @@ async def release_devices(
     context = change_context(caller, body.ticket, body.reason)
     check_ticket(state.settings, context)
     operation = await accept_release(uow, context, category=body.category, device_ids=body.devices)
-    uow.after_commit(lambda: state.operations.submit(None))
+    await queue_operation(state.queue, uow, operation)
     await uow.commit()
     return await accepted_operation(state, uow, response, operation, prefer)
 

@@ -12,6 +12,7 @@ from app.api.problems import problem_responses
 from app.api.security import CallerDep
 from app.api_types import Page, Reason, Ticket
 from app.change_context import ChangeContext
+from app.operations.queueing import queue_operation
 from app.operations.views import operation_out
 from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 from app.rollouts import repository
@@ -81,9 +82,10 @@ async def create_rollout_route(
     `rollback`+`pause`, `rollback`+`alert` or `ineligible`+`offerFallback` (Windows 11 only).
     Safeguards apply unless `safeguards.enabled` is false.
 
-    `devices` and `exclusions` are enrolled in update management for the update's category
-    (except for expedited quality updates, which need no enrollment) and then added to the
-    audience by an operation, returned as `audienceOperation`: poll `/v1/operations/{id}`.
+    `devices` are enrolled in update management for the update's category (except for
+    expedited quality updates, which need no enrollment) and added to the audience, and
+    `exclusions` are added as exclusions (never enrolled), by an operation returned as
+    `audienceOperation`: poll `/v1/operations/{id}`.
 
     The Graph deployment is created exactly once, even across crashes and timeouts: the intent
     is recorded first, and a pre-created audience identifies the deployment afterwards.
@@ -92,8 +94,8 @@ async def create_rollout_route(
     rollout, operation = await create_rollout(services_for(state, uow), context, body)
     operation_view = None
     if operation is not None:
-        rollout_id = rollout.id
-        uow.after_commit(lambda: state.operations.submit(rollout_id))
+        if rollout.status == "active":  # still creating: adopting it queues the operation
+            await queue_operation(state.queue, uow, operation)
         await uow.session.refresh(operation)
         operation_view = await operation_out(uow.session, operation)
     response.headers["Location"] = f"/v1/rollouts/{rollout.id}"
@@ -206,7 +208,7 @@ async def _ended_out(
     operation, warnings = await release_or_warn(uow, context, rollout, release=release)
     view = None
     if operation is not None:
-        uow.after_commit(lambda: state.operations.submit(rollout.id))
+        await queue_operation(state.queue, uow, operation)
         await uow.session.flush()
         await uow.session.refresh(operation)
         view = await operation_out(uow.session, operation)

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audience.models import AudienceDevice
 from app.audit.recorder import AuditRecorder
-from app.devices.managed import effective_member
 from app.change_context import ChangeContext
+from app.devices.managed import effective_member
 from app.operations.items import add_operation
 from app.operations.models import Operation
 from app.pagination import decode_cursor, encode_cursor

@@ -6,8 +6,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audience.models import AudienceDevice
-from app.devices.managed import effective_member
 from app.devices.hints import hint_for
+from app.devices.managed import effective_member
 from app.devices.schemas import DeviceOut, DeviceRolloutOut, EnrollmentOut, RegistrationErrorOut
 from app.graph.client import GraphClient
 from app.graph.wire import AzureADDevice

@@ -4,26 +4,43 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import timedelta
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit.recorder import AuditRecorder
 from app.change_context import ChangeContext
+from app.graph.client import GraphClient
 from app.graph.errors import GraphError
+from app.operations.queueing import abandon_operations_of, queue_operations_of
 from app.rollouts.models import Rollout
 from app.rollouts.views import graph_state_record
-from app.state import AppState
 from app.unit_of_work import UnitOfWork
+
+if TYPE_CHECKING:
+    import procrastinate
 
 log = logging.getLogger(__name__)
 
 RECONCILER = "reconciler"
 
 
+@dataclass(frozen=True)
+class Reconciling:
+    """What settling lost creations needs: the database, Graph, the clock and the job queue."""
+
+    sessionmaker: async_sessionmaker[AsyncSession]
+    graph: GraphClient
+    clock: Callable[[], datetime]
+    queue: procrastinate.App
+
+
 async def reconcile_creating_rollouts(
-    state: AppState, *, min_age_seconds: float
+    services: Reconciling, *, min_age_seconds: float
 ) -> list[uuid.UUID]:
     """Adopt or fail every rollout left `creating` for at least `min_age_seconds`.
 
@@ -35,7 +52,7 @@ async def reconcile_creating_rollouts(
     adopted: list[uuid.UUID] = []
     # updated_at is stamped by the database, so its age is measured on the database's clock.
     cutoff = func.now() - timedelta(seconds=min_age_seconds)
-    async with state.sessionmaker() as session:
+    async with services.sessionmaker() as session:
         uow = UnitOfWork(session)
         rows = await session.execute(
             select(Rollout)
@@ -45,17 +62,16 @@ async def reconcile_creating_rollouts(
         )
         settled = list(rows.scalars())
         for rollout in settled:
-            if await _settle(state, uow, rollout):
+            if await _settle(services, uow, rollout):
                 adopted.append(rollout.id)
+                await queue_operations_of(services.queue, uow, rollout)
+            elif rollout.status == "failed":
+                await abandon_operations_of(uow, rollout, services.clock())
         await uow.commit()
-    for rollout in settled:
-        # Adopted: apply its queued audience; failed: end those operations as not attempted.
-        if rollout.status != "creating":
-            state.operations.submit(rollout.id)
     return adopted
 
 
-async def _settle(state: AppState, uow: UnitOfWork, rollout: Rollout) -> bool:
+async def _settle(services: Reconciling, uow: UnitOfWork, rollout: Rollout) -> bool:
     """Adopt the rollout's deployment (True) or mark the rollout failed; postpone on errors."""
     audit = AuditRecorder(
         uow,
@@ -78,7 +94,7 @@ async def _settle(state: AppState, uow: UnitOfWork, rollout: Rollout) -> bool:
         settled("failed", [], {"why": "no audience was created at Graph"})
         return False
     try:
-        found = await state.graph.find_deployment_by_audience(rollout.graph_audience_id)
+        found = await services.graph.find_deployment_by_audience(rollout.graph_audience_id)
     except GraphError as error:
         log.warning("reconciliation of %s postponed: %s", rollout.id, error)
         return False
@@ -89,7 +105,7 @@ async def _settle(state: AppState, uow: UnitOfWork, rollout: Rollout) -> bool:
         return False
     rollout.status = "active"
     rollout.graph_deployment_id = found.value.id
-    rollout.graph_state = graph_state_record(found.value, state.clock())
+    rollout.graph_state = graph_state_record(found.value, services.clock())
     settled(
         "succeeded",
         found.request_ids,

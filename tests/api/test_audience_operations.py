@@ -16,6 +16,7 @@ from app.audience.models import AudienceDevice
 from app.audience.service import accept_audience_change
 from app.change_context import ChangeContext
 from app.operations.models import Operation, OperationItem
+from app.operations.queueing import queue_operation
 from app.rollouts.models import Rollout
 from app.simulator.calls import CallRecord
 from app.simulator.state import SimulatorState
@@ -322,11 +323,11 @@ async def test_an_operation_cut_short_by_a_crash_finishes_without_resending(
             AudienceDevice(rollout_id=row.id, membership="member", device_id=d)
             for d in devices[:MAX_IDS]
         )
+        await queue_operation(services.queue, uow, operation)  # the job the crash interrupted
         await uow.commit()
         operation_id = str(operation.id)
     simulator.clear_calls()
 
-    assert await services.operations.resume_unfinished() == 1
     await services.operations.idle()
 
     assert sent_ids(simulator.find("POST", "enrollAssets"), "assets") == devices[MAX_IDS:]
@@ -342,7 +343,13 @@ async def test_an_operation_cut_short_by_a_crash_finishes_without_resending(
 
     # Running it again finds nothing left to do and sends nothing.
     simulator.clear_calls()
-    await services.operations.run(uuid.UUID(rollout["id"]))
+    async with services.sessionmaker() as session:
+        uow = UnitOfWork(session)
+        again = await session.get(Operation, uuid.UUID(operation_id))
+        assert again is not None
+        await queue_operation(services.queue, uow, again)
+        await uow.commit()
+    await services.operations.idle()
     assert simulator.writes() == []
 
 
@@ -362,7 +369,11 @@ async def test_an_operation_whose_rollout_was_archived_meanwhile_sends_nothing(
     assert archived.json()["state"]["effective"] == "archived"
     simulator.clear_calls()
 
-    await app.state.services.operations.run(uuid.UUID(rollout["id"]))
+    async with app.state.services.sessionmaker() as session:
+        uow = UnitOfWork(session)
+        await queue_operation(app.state.services.queue, uow, operation)
+        await uow.commit()
+    await app.state.services.operations.idle()
 
     assert simulator.writes() == []
     items = await items_of(app, str(operation.id))

@@ -70,7 +70,7 @@ def _apply_audience_changes_only(simulator: SimulatorState) -> None:
 def slow_graph(app: FastAPI, simulator: SimulatorState) -> SimulatorState:
     """Graph applies 202s only when the test says so; the wait for confirmation is 0.3 s."""
     simulator.synchronous = False
-    runner = app.state.services.operations
+    runner = app.state.services.jobs.executor
     runner.confirm_seconds = 0.3
 
     async def sleep(seconds: float) -> None:
@@ -108,7 +108,7 @@ async def test_changes_graph_never_shows_are_failed_not_succeeded(
     slow_graph.synchronous = True
     rollout = await rollout_with(client, app)
     slow_graph.synchronous = False
-    app.state.services.operations.sleep = lambda seconds: asyncio.sleep(min(seconds, 0.05))
+    app.state.services.jobs.executor.sleep = lambda seconds: asyncio.sleep(min(seconds, 0.05))
     devices = device_ids(2, "2")
 
     operation = await add(client, rollout, addDevices=devices, addExclusions=device_ids(1, "3"))

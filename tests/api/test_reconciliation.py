@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy import create_engine, select, text
 
 from app.rollouts.models import Rollout
-from app.rollouts.reconcile import reconcile_creating_rollouts
+from app.rollouts.reconcile import Reconciling, reconcile_creating_rollouts
 from app.simulator.state import SimulatorState
 from tests.api.helpers import audit_trail, device_ids, rollout_body, rollout_row
 
@@ -70,7 +70,7 @@ async def test_a_failed_commit_after_graphs_201_is_adopted_not_repeated(
     with engine.begin() as connection:
         connection.execute(text("DROP TRIGGER refuse_deployment_id ON rollouts"))
     engine.dispose()
-    adopted = await reconcile_creating_rollouts(app.state.services, min_age_seconds=0)
+    adopted = await reconcile_creating_rollouts(reconciling(app), min_age_seconds=0)
     await app.state.services.operations.idle()
 
     assert [str(i) for i in adopted] == [rollout_id]
@@ -126,7 +126,7 @@ async def test_when_graph_cannot_even_be_asked_the_rollout_waits_for_reconciliat
     assert trail == [("rollout.create", "requested"), ("rollout.create", "failed")]
 
     simulator.faults.clear()
-    adopted = await reconcile_creating_rollouts(app.state.services, min_age_seconds=0)
+    adopted = await reconcile_creating_rollouts(reconciling(app), min_age_seconds=0)
     assert adopted == [rollouts[0].id]
     assert _creates(simulator) == 1
 
@@ -139,7 +139,7 @@ async def test_reconciliation_fails_a_rollout_graph_never_created(
     audience = await app.state.services.graph.create_audience()
     await _left_creating(app, audience_id=audience.value.id)
 
-    assert await reconcile_creating_rollouts(app.state.services, min_age_seconds=0) == []
+    assert await reconcile_creating_rollouts(reconciling(app), min_age_seconds=0) == []
 
     [rollout] = await _all_rollouts(app)
     assert rollout.status == "failed"
@@ -153,7 +153,7 @@ async def test_reconciliation_leaves_young_rollouts_alone(
     app: FastAPI, simulator: SimulatorState
 ) -> None:
     await _left_creating(app, audience_id=None)
-    assert await reconcile_creating_rollouts(app.state.services, min_age_seconds=3600) == []
+    assert await reconcile_creating_rollouts(reconciling(app), min_age_seconds=3600) == []
     assert [r.status for r in await _all_rollouts(app)] == ["creating"]
     assert simulator.calls == []
 
@@ -183,3 +183,14 @@ def _creates(simulator: SimulatorState) -> int:
 async def _all_rollouts(app: FastAPI) -> list[Rollout]:
     async with app.state.services.sessionmaker() as session:
         return list((await session.execute(select(Rollout))).scalars())
+
+
+def reconciling(app: FastAPI) -> Reconciling:
+    """What the periodic sweep gives reconciliation, from the app's own resources."""
+    services = app.state.services
+    return Reconciling(
+        sessionmaker=services.sessionmaker,
+        graph=services.graph,
+        clock=services.clock,
+        queue=services.queue,
+    )

@@ -1,11 +1,11 @@
-"""Runs operations: audience changes (enroll members, then change the audience) and releases
+"""Runs an operation: an audience change (enroll members, then change the audience) or a release
 (unenroll), in Graph-sized chunks, then waits until Graph shows the result.
 
-The job body (`run`) is idempotent and resumable: items are processed in order and each chunk's
-outcome is committed before the next is sent, so after a crash the pending items are sent again
-(Graph's audience and enrollment changes are set-like: repeating one is harmless); items already
-sent are only read back. A PostgreSQL advisory lock per rollout (one more for releases outside a
-rollout) makes one runner at a time apply those operations, oldest first, across every replica.
+`apply` is the body of the `run_operation` job; it is idempotent and resumable: items are
+processed in order and each chunk's outcome is committed before the next is sent, so after a crash
+the pending items are sent again (Graph's audience and enrollment changes are set-like: repeating
+one is harmless); items already sent are only read back. The job queue runs one operation of a
+rollout at a time, oldest first (a lock per rollout), on any worker replica.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit.recorder import AuditRecorder
 from app.change_context import ChangeContext
@@ -53,12 +53,11 @@ def final_status(succeeded: int, failed: int) -> str:
     return "failed" if succeeded == 0 else "partiallySucceeded"
 
 
-class OperationRunner:
-    """Runs operations as tasks of this process (a durable job queue takes this role later)."""
+class OperationExecutor:
+    """Applies one operation to the end: the body of the `run_operation` job."""
 
     def __init__(
         self,
-        engine: AsyncEngine,
         sessionmaker: async_sessionmaker[AsyncSession],
         graph: GraphClient,
         *,
@@ -67,131 +66,23 @@ class OperationRunner:
         clock: Any = utc_now,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        self.engine = engine
         self.sessionmaker = sessionmaker
         self.graph = graph
         self.chunk_size = chunk_size
         self.confirm_seconds = confirm_seconds
         self.clock = clock
         self.sleep = sleep
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._running: dict[uuid.UUID | None, asyncio.Task[None]] = {}
-        self._again: set[uuid.UUID | None] = set()
 
-    def submit(self, rollout_id: uuid.UUID | None) -> asyncio.Task[None]:
-        """Start applying the rollout's unfinished operations in the background (None: the
-        releases that belong to no rollout).
+    async def apply(self, operation_id: uuid.UUID) -> None:
+        """Send what is pending, read back what was sent, finish; nothing done twice.
 
-        One task per rollout in this process: a submit while one runs asks it to look again
-        when done, instead of another task holding a connection while it waits for the lock.
+        An operation of a rollout whose deployment is still being created waits: the job
+        that creates it (or adopts it after a lost outcome) queues the operation again.
         """
-        running = self._running.get(rollout_id)
-        if running is not None:
-            self._again.add(rollout_id)
-            return running
-        task = asyncio.get_running_loop().create_task(self._guarded(rollout_id))
-        self._running[rollout_id] = task
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
-    async def _guarded(self, rollout_id: uuid.UUID | None) -> None:
-        try:
-            while True:
-                self._again.discard(rollout_id)
-                try:
-                    await self.run(rollout_id)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("operation runner failed; pending items wait for a resume")
-                    return
-                if rollout_id not in self._again:
-                    return
-        finally:
-            self._running.pop(rollout_id, None)
-
-    async def idle(self) -> None:
-        """Wait until every submitted run has ended (tests and shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
-    async def close(self) -> None:
-        """Stop the runs of this process; their pending items are resumed on the next start."""
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
-    async def resume_unfinished(self) -> int:
-        """Submit every rollout that has queued or running operations (after a restart)."""
-        async with self.sessionmaker() as session:
-            rows = await session.execute(
-                select(Operation.rollout_id).where(Operation.status.in_(UNFINISHED)).distinct()
-            )
-            rollout_ids = list(rows.scalars())
-        for rollout_id in rollout_ids:
-            self.submit(rollout_id)
-        return len(rollout_ids)
-
-    async def wait(self, operation_id: uuid.UUID, seconds: float) -> Operation | None:
-        """The operation once finished, or None if `seconds` passed first."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + seconds
-        while True:
-            async with self.sessionmaker() as session:
-                operation = await session.get(Operation, operation_id)
-            if operation is not None and operation.status not in UNFINISHED:
-                return operation
-            if loop.time() >= deadline:
-                return None
-            await asyncio.sleep(min(0.05, max(deadline - loop.time(), 0)))
-
-    async def run(self, rollout_id: uuid.UUID | None) -> None:
-        """Apply every unfinished operation of the rollout (None: releases outside rollouts),
-        oldest first, under its lock."""
-        async with self.engine.connect() as lock_connection:
-            key = f"rollout-operations:{rollout_id or 'releases'}"
-            await lock_connection.execute(
-                text("SELECT pg_advisory_lock(hashtextextended(:key, 0))"), {"key": key}
-            )
-            try:
-                if await self._rollout_status(rollout_id) != "creating":
-                    while (operation_id := await self._next_unfinished(rollout_id)) is not None:
-                        await self._apply(operation_id)
-            finally:
-                await lock_connection.execute(
-                    text("SELECT pg_advisory_unlock(hashtextextended(:key, 0))"), {"key": key}
-                )
-                await lock_connection.commit()
-
-    async def _rollout_status(self, rollout_id: uuid.UUID | None) -> str | None:
-        if rollout_id is None:
-            return None
-        async with self.sessionmaker() as session:
-            rollout = await session.get(Rollout, rollout_id)
-            return rollout.status if rollout is not None else None
-
-    async def _next_unfinished(self, rollout_id: uuid.UUID | None) -> uuid.UUID | None:
-        owner = (
-            Operation.rollout_id.is_(None)
-            if rollout_id is None
-            else (Operation.rollout_id == rollout_id)
-        )
-        async with self.sessionmaker() as session:
-            return (
-                await session.execute(
-                    select(Operation.id)
-                    .where(owner, Operation.status.in_(UNFINISHED))
-                    .order_by(Operation.created_at, Operation.id)
-                    .limit(1)
-                )
-            ).scalar_one_or_none()
-
-    async def _apply(self, operation_id: uuid.UUID) -> None:
         async with self.sessionmaker() as session:
             uow = UnitOfWork(session)
             operation = await session.get(Operation, operation_id)
-            if operation is None:
+            if operation is None or operation.status not in UNFINISHED:
                 return
             rollout = (
                 await session.get(Rollout, operation.rollout_id)

@@ -1,0 +1,54 @@
+"""The tasks workers run: an operation (one job per operation, its chunks inside), and the
+periodic sweep that retries the jobs of dead workers and settles creations whose outcome was
+lost."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import procrastinate
+from procrastinate import JobContext
+
+from app.jobs.services import JobServices
+
+log = logging.getLogger(__name__)
+
+RUN_OPERATION = "run_operation"
+SWEEP = "sweep"
+# A job whose worker sent no heartbeat for this long is retried by another worker.
+STALLED_AFTER_SECONDS = 6.0
+
+
+def services_of(context: JobContext) -> JobServices:
+    """The services the worker was started with (its job context carries them)."""
+    services: JobServices = context.additional_context["services"]
+    return services
+
+
+async def run_operation(context: JobContext, operation_id: str) -> None:
+    """Apply one operation to the end (resumable: what a previous attempt did is not redone)."""
+    await services_of(context).executor.apply(uuid.UUID(operation_id))
+
+
+async def sweep(context: JobContext, timestamp: int) -> None:
+    """Every 5 s on one worker: retry jobs whose worker died, settle lost creations."""
+    services = services_of(context)
+    manager = context.app.job_manager
+    for job in await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER_SECONDS):
+        log.warning("retrying job %s of a worker that stopped answering", job.id)
+        await manager.retry_job(job)
+    await services.settle_creations()
+
+
+def blueprint() -> procrastinate.Blueprint:
+    """The service's tasks, on a new blueprint (a blueprint binds to one queue app)."""
+    tasks = procrastinate.Blueprint()
+    tasks.task(
+        name=RUN_OPERATION,
+        pass_context=True,
+        # An outage of the database or a crash of the task itself: try again, backing off.
+        retry=procrastinate.RetryStrategy(max_attempts=20, exponential_wait=2),
+    )(run_operation)
+    tasks.periodic(cron="* * * * * */5")(tasks.task(name=SWEEP, pass_context=True)(sweep))
+    return tasks

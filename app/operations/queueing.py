@@ -1,0 +1,49 @@
+"""Putting operations on the job queue (in the caller's transaction), or ending those that can
+never run."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import procrastinate
+from sqlalchemy import select
+
+from app.jobs.queue import defer_operation
+from app.operations.abandon import abandon_operation
+from app.operations.models import Operation
+from app.rollouts.models import Rollout
+from app.unit_of_work import UnitOfWork
+
+UNFINISHED = ("queued", "running")
+
+
+async def queue_operation(queue: procrastinate.App, uow: UnitOfWork, operation: Operation) -> None:
+    """Queue the job that runs `operation`; it commits (or not) with the unit of work."""
+    await defer_operation(queue, uow, operation.id, operation.rollout_id)
+
+
+async def _unfinished(uow: UnitOfWork, rollout: Rollout) -> list[Operation]:
+    rows = await uow.session.execute(
+        select(Operation)
+        .where(Operation.rollout_id == rollout.id, Operation.status.in_(UNFINISHED))
+        .order_by(Operation.created_at, Operation.id)
+    )
+    return list(rows.scalars())
+
+
+async def queue_operations_of(queue: procrastinate.App, uow: UnitOfWork, rollout: Rollout) -> None:
+    """Queue the rollout's unfinished operations, oldest first (its deployment now exists)."""
+    for operation in await _unfinished(uow, rollout):
+        await queue_operation(queue, uow, operation)
+
+
+async def abandon_operations_of(uow: UnitOfWork, rollout: Rollout, now: datetime) -> None:
+    """End the unfinished operations of a rollout Graph never created: nothing was sent."""
+    for operation in await _unfinished(uow, rollout):
+        await abandon_operation(
+            uow,
+            operation,
+            code="notAttempted",
+            message="not sent: Graph never created the rollout's deployment",
+            now=now,
+        )

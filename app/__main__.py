@@ -1,4 +1,4 @@
-"""Command line: ``python -m app serve | migrate | doctor | export-openapi``."""
+"""Command line: ``python -m app serve | worker | migrate | doctor | export-openapi``."""
 
 from __future__ import annotations
 
@@ -28,6 +28,12 @@ def _serve(args: argparse.Namespace) -> int:
     get_settings()  # a refused configuration stops here, before uvicorn imports the app
     uvicorn.run("app.main:app", host=args.host, port=args.port, proxy_headers=True, log_config=None)
     return 0
+
+
+def _worker(_: argparse.Namespace) -> int:
+    from app.jobs.process import main as run_worker
+
+    return run_worker(get_settings())
 
 
 def _migrate(_: argparse.Namespace) -> int:
@@ -66,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(run=_serve)
+    commands.add_parser(
+        "worker", help="run queued Graph work (operations); API replicas then set RUN_WORKER=false"
+    ).set_defaults(run=_worker)
     commands.add_parser("migrate", help="bring the database schema to head").set_defaults(
         run=_migrate
     )

@@ -17,6 +17,8 @@ from app.operations.views import operation_out
 from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 from app.rollouts import repository
 from app.rollouts.create import create_rollout
+from app.rollouts.drift import find_drift
+from app.rollouts.drift_schemas import DriftReport
 from app.rollouts.ending import release_or_warn
 from app.rollouts.lifecycle import change_state, delete_rollout, refresh_state
 from app.rollouts.models import Rollout
@@ -277,9 +279,6 @@ async def delete_rollout_route(
 
 
 # ---- reconcile: appended with its own imports --------------------------------------------------
-
-from app.rollouts.drift import find_drift  # noqa: E402
-from app.rollouts.drift_schemas import DriftReport  # noqa: E402
 
 
 @router.post(

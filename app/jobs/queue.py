@@ -11,10 +11,9 @@ from typing import Any
 import procrastinate
 import psycopg_pool
 
-from app.jobs.tasks import RUN_OPERATION, blueprint
+from app.jobs.tasks import QUEUE, RUN_OPERATION, blueprint
 from app.unit_of_work import UnitOfWork
 
-QUEUE = "graph"
 POOL_SIZE = 4
 
 

@@ -10,7 +10,9 @@ from app.operations.executor import OperationExecutor
 
 @dataclass(frozen=True)
 class JobServices:
-    """The executor of operations and the sweep's settling of lost creations."""
+    """The executor of operations, and what the periodic sweep settles and checks."""
 
     executor: OperationExecutor
     settle_creations: Callable[[], Awaitable[object]]
+    reconcile_drift: Callable[[], Awaitable[int]]
+    reconcile_interval_seconds: float

@@ -14,10 +14,12 @@ from app.jobs.services import JobServices
 
 log = logging.getLogger(__name__)
 
+QUEUE = "graph"
 RUN_OPERATION = "run_operation"
 SWEEP = "sweep"
 # A job whose worker sent no heartbeat for this long is retried by another worker.
 STALLED_AFTER_SECONDS = 6.0
+SWEEP_SECONDS = 5
 
 
 def services_of(context: JobContext) -> JobServices:
@@ -32,13 +34,24 @@ async def run_operation(context: JobContext, operation_id: str) -> None:
 
 
 async def sweep(context: JobContext, timestamp: int) -> None:
-    """Every 5 s on one worker: retry jobs whose worker died, settle lost creations."""
+    """Every 5 s on one worker: retry jobs whose worker died, settle lost creations, and look
+    for drift every RECONCILE_INTERVAL_SECONDS."""
     services = services_of(context)
     manager = context.app.job_manager
     for job in await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER_SECONDS):
         log.warning("retrying job %s of a worker that stopped answering", job.id)
         await manager.retry_job(job)
     await services.settle_creations()
+    if crosses_interval(timestamp, services.reconcile_interval_seconds):
+        found = await services.reconcile_drift()
+        if found:
+            log.info("drift found in %s rollout(s); see the audit log", found)
+
+
+def crosses_interval(timestamp: int, interval: float) -> bool:
+    """True for the one 5-second sweep tick in which a new `interval` begins, so that the
+    drift check runs once per RECONCILE_INTERVAL_SECONDS across all workers, keeping no state."""
+    return int(timestamp // interval) != int((timestamp - SWEEP_SECONDS) // interval)
 
 
 def blueprint() -> procrastinate.Blueprint:
@@ -46,9 +59,12 @@ def blueprint() -> procrastinate.Blueprint:
     tasks = procrastinate.Blueprint()
     tasks.task(
         name=RUN_OPERATION,
+        queue=QUEUE,
         pass_context=True,
         # An outage of the database or a crash of the task itself: try again, backing off.
         retry=procrastinate.RetryStrategy(max_attempts=20, exponential_wait=2),
     )(run_operation)
-    tasks.periodic(cron="* * * * * */5")(tasks.task(name=SWEEP, pass_context=True)(sweep))
+    tasks.periodic(cron=f"* * * * * */{SWEEP_SECONDS}")(
+        tasks.task(name=SWEEP, queue=QUEUE, pass_context=True)(sweep)
+    )
     return tasks

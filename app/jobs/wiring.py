@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.graph.client import GraphClient
 from app.jobs.services import JobServices
 from app.operations.executor import OperationExecutor
+from app.rollouts.drift import reconcile_all
 from app.rollouts.reconcile import Reconciling, reconcile_creating_rollouts
 from app.settings import Settings
 
@@ -40,4 +41,12 @@ def job_services(
             reconciling, min_age_seconds=settings.reconcile_after_seconds
         )
 
-    return JobServices(executor=executor, settle_creations=settle_creations)
+    async def reconcile_drift() -> int:
+        return await reconcile_all(sessionmaker, graph, clock)
+
+    return JobServices(
+        executor=executor,
+        settle_creations=settle_creations,
+        reconcile_drift=reconcile_drift,
+        reconcile_interval_seconds=settings.reconcile_interval_seconds,
+    )

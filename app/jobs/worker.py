@@ -10,9 +10,8 @@ from collections.abc import Callable
 import procrastinate
 from procrastinate.worker import Worker
 
-from app.jobs.queue import QUEUE
 from app.jobs.services import JobServices
-from app.jobs.tasks import STALLED_AFTER_SECONDS
+from app.jobs.tasks import QUEUE, STALLED_AFTER_SECONDS
 
 log = logging.getLogger(__name__)
 

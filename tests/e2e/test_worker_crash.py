@@ -1,0 +1,146 @@
+"""A worker killed with `kill -9` in the middle of an operation: another worker finishes it,
+with no device lost. The API runs without a worker (RUN_WORKER=false) against Graph over TLS
+(the standalone simulator, with latency), as API replicas and workers run in a cluster."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from app.simulator.state import SimulatorState
+from tests.api.helpers import device_ids, rollout_body
+from tests.db_server import REPO
+from tests.graph.tls_server import serve_tls
+
+DEVICES = 600
+IDS_PER_CALL = 20  # 30 chunks: long enough to kill the worker in the middle
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "app", *args],
+        cwd=REPO,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def _until(check: Callable[[], Any], seconds: float, what: str) -> Any:
+    deadline = time.monotonic() + seconds
+    while not (found := check()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+    return found
+
+
+@contextmanager
+def _processes() -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    try:
+        yield started
+    finally:
+        for process in started:
+            if process.poll() is None:
+                process.terminate()
+        for process in started:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def test_a_worker_killed_midway_is_replaced_and_the_operation_completes(
+    clean_database: str, tmp_path: Path
+) -> None:
+    state = SimulatorState(client_id="app", client_secret="s", synchronous=True)
+    state.faults.latency_seconds = 0.05
+    with serve_tls(state, tmp_path / "tls") as sim, _processes() as started:
+        env = {
+            **os.environ,
+            "DATABASE_URL": clean_database,
+            "GRAPH_MODE": "live",
+            "GRAPH_BASE_URL": f"{sim.url}/beta",
+            "GRAPH_AUTHORITY_HOST": sim.url,
+            "GRAPH_TENANT_ID": "contoso",
+            "GRAPH_CLIENT_ID": "app",
+            "GRAPH_CLIENT_SECRET": "s",
+            "GRAPH_CA_BUNDLE": str(sim.tls.ca_pem),
+            "GRAPH_MAX_IDS_PER_CALL": str(IDS_PER_CALL),
+            "RUN_WORKER": "false",
+            "LOG_FORMAT": "json",
+        }
+        port = _free_port()
+        started.append(_start(["serve", "--port", str(port)], env, tmp_path / "api.log"))
+        first = _start(["worker"], env, tmp_path / "worker-1.log")
+        started.append(first)
+        http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+
+        def ready() -> bool:
+            try:
+                return http.get("/readyz").status_code == 200
+            except httpx.TransportError:
+                return False
+
+        _until(ready, 60, "the API")
+        created = http.post("/v1/rollouts", json=rollout_body())
+        assert created.status_code == 201, created.text
+        rollout = created.json()
+        devices = device_ids(DEVICES)
+        accepted = http.post(
+            f"/v1/rollouts/{rollout['id']}/audience",
+            json={"addDevices": devices, "ticket": "CHG-KILL"},
+        )
+        assert accepted.status_code == 202, accepted.text
+        operation_id = accepted.json()["id"]
+
+        _until(lambda: state.count("POST", "updateAudience") >= 5, 60, "the first chunks")
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        killed_at = time.monotonic()
+        sent_before = state.count("POST", "updateAudience")
+        assert sent_before < DEVICES // IDS_PER_CALL, "the worker finished before it was killed"
+        started.append(_start(["worker"], env, tmp_path / "worker-2.log"))
+
+        def finished() -> dict[str, Any] | None:
+            operation: dict[str, Any] = http.get(f"/v1/operations/{operation_id}").json()
+            return operation if operation["status"] not in ("queued", "running") else None
+
+        operation = _until(finished, 45, "the replacement worker to finish")
+        assert time.monotonic() - killed_at < 30
+        listed = http.get(f"/v1/rollouts/{rollout['id']}").json()["audience"]
+        events = http.get("/v1/audit/events", params={"deviceId": devices[-1]}).json()["items"]
+
+    assert (operation["status"], operation["succeeded"], operation["failed"]) == (
+        "succeeded",
+        DEVICES,
+        0,
+    ), operation
+    audience_id = state.deployments[rollout["graphDeploymentId"]].audience_id
+    assert sorted(state.members(audience_id)) == sorted(devices)
+    assert {state.devices[d].enrollment["feature"].state for d in devices} == {"enrolled"}
+    sent = Counter(
+        d["id"] for c in state.find("POST", "updateAudience") for d in c.body["addMembers"]
+    )
+    assert set(sent) == set(devices)
+    assert sum(sent.values()) - DEVICES <= IDS_PER_CALL  # at most the chunk cut short, again
+    assert listed == {"members": DEVICES, "exclusions": 0}
+    assert ("audience.update", "succeeded") in {(e["action"], e["outcome"]) for e in events}
+    assert {e["ticket"] for e in events if e["action"] == "audience.update"} == {"CHG-KILL"}

@@ -15,6 +15,13 @@ Retry rules (graph.md "Throttling", "Create is not idempotent"):
 - 401: the cached token is dropped and the call repeated once (not counted as an attempt).
 - Caps: `max_attempts` attempts and `max_total_wait` seconds of sleeping per operation.
 
+Pacing (architecture.md "Durable work"; pacing.py): at most `concurrency` requests of one client
+are in flight at once (a slot is held per attempt, never while waiting to retry), and a 429 or a
+503 with Retry-After holds back every call of the client until one shared instant (now +
+Retry-After, or the backoff when absent; a later, longer one extends it, a shorter one does not
+shorten it). Those waits count against each call's budget: a call that would have to wait longer
+than its budget allows ends at once with GraphThrottled, without sending.
+
 Action URLs use the namespaced spelling of Microsoft's OpenAPI
 (`.../audience/microsoft.graph.windowsUpdates.updateAudience`).
 """
@@ -24,7 +31,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable, Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, overload
 from urllib.parse import quote
@@ -38,10 +46,13 @@ from app.graph.errors import (
     GraphConflict,
     GraphError,
     GraphNotFound,
+    GraphThrottled,
     GraphTimeout,
     GraphUnavailable,
     error_from_response,
 )
+from app.graph.metrics import GraphMetrics
+from app.graph.pacing import Clock, Pacer, Sleep
 from app.graph.results import GraphResult
 from app.graph.retry import RetryBudget, RetryPolicy
 from app.graph.specs import (
@@ -69,18 +80,23 @@ CATALOG_TYPES = {
     "feature": "microsoft.graph.windowsUpdates.featureUpdateCatalogEntry",
     "quality": "microsoft.graph.windowsUpdates.qualityUpdateCatalogEntry",
 }
-Sleep = Callable[[float], Awaitable[None]]
 
 
 @dataclass(frozen=True)
 class GraphClientConfig:
-    """Tunables of the client (from settings GRAPH_MAX_IDS_PER_CALL, GRAPH_MAX_*)."""
+    """Tunables of the client (from settings GRAPH_MAX_IDS_PER_CALL, GRAPH_MAX_*,
+    GRAPH_CONCURRENCY: requests in flight at once)."""
 
     max_ids_per_call: int = 200
     max_attempts: int = 5
     max_retry_wait_seconds: float = 60.0
     base_backoff_seconds: float = 0.5
     max_backoff_seconds: float = 30.0
+    concurrency: int = 4
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
 
 
 @dataclass
@@ -120,8 +136,13 @@ class GraphClient:
         *,
         sleep: Sleep = asyncio.sleep,
         rand: Callable[[], float] = random.random,
+        clock: Clock = time.monotonic,
     ) -> None:
-        """`http` has base_url = GRAPH_BASE_URL (e.g. https://graph.microsoft.com/beta)."""
+        """`http` has base_url = GRAPH_BASE_URL (e.g. https://graph.microsoft.com/beta).
+
+        `sleep` and `clock` must agree (tests pass a fake pair). `self.metrics` counts every
+        request, retry, throttle and wait, for an exporter to read.
+        """
         self._http = http
         self._tokens = tokens
         self.config = config or GraphClientConfig()
@@ -131,8 +152,10 @@ class GraphClient:
             base_delay=self.config.base_backoff_seconds,
             max_delay=self.config.max_backoff_seconds,
         )
-        self._sleep = sleep
         self._rand = rand
+        self.metrics = GraphMetrics()
+        self._pacer = Pacer(self.config.concurrency, sleep=sleep, clock=clock, metrics=self.metrics)
+        self._last_token: str | None = None
 
     async def ensure_token(self) -> None:
         """Obtain (or reuse) a token; raises GraphAuthError when none can be had (readiness)."""
@@ -140,7 +163,11 @@ class GraphClient:
 
     async def access_token(self) -> str:
         """The bearer token calls are sent with (doctor reads it); GraphAuthError if none."""
-        return await self._tokens.token()
+        token = await self._tokens.token()
+        if token != self._last_token:
+            self._last_token = token
+            self.metrics.token_refreshes += 1
+        return token
 
     # ---- transport -------------------------------------------------------------------------
 
@@ -151,7 +178,7 @@ class GraphClient:
     async def _headers(self, has_body: bool, client_request_id: str) -> dict[str, str]:
         """Authorization, client-request-id, Prefer (and Content-Type on bodies)."""
         headers = {
-            "Authorization": f"Bearer {await self._tokens.token()}",
+            "Authorization": f"Bearer {await self.access_token()}",
             "client-request-id": client_request_id,
             "Prefer": "include-unknown-enum-members",
             "Accept": "application/json",
@@ -171,6 +198,7 @@ class GraphClient:
 
     async def _send(
         self,
+        operation: str,
         method: str,
         url: str,
         *,
@@ -182,6 +210,7 @@ class GraphClient:
     ) -> _Sent:
         """One Graph operation with retries; the 2xx response or the typed error.
 
+        `operation` names the call in the metrics (e.g. "updateAudience").
         `repeatable`: may the request be repeated after an ambiguous failure (timeout, lost
         response, 5xx)? Refusals (429, connection refused) are repeated regardless.
         `gone_means_done`: a 404 after an ambiguous failure counts as success (DELETE).
@@ -191,18 +220,28 @@ class GraphClient:
         request_ids: list[str] = []
         reauthenticated = False
         ambiguous_before = False
+        pause, throttled = 0.0, False
         while True:
+            headers = await self._headers(body is not None, client_request_id)
+            if not await self._pacer.acquire(budget, pause, throttled=throttled):
+                raise self._held_back(method, url, request_ids, ambiguous_before)
             budget.start_attempt()
-            outcome, retry_after = await self._attempt(
-                method, url, body, params, request_ids, client_request_id
-            )
+            try:
+                outcome, retry_after = await self._attempt(
+                    operation, method, url, body, params, headers, request_ids
+                )
+            finally:
+                self._pacer.release()
             if isinstance(outcome, httpx.Response):
                 return _Sent(outcome, request_ids)
             error = outcome
+            throttled = self._note_throttle(error, retry_after)
             if error.status == 401 and not reauthenticated:
                 reauthenticated = True
                 budget.attempts -= 1
                 await self._tokens.invalidate()
+                self.metrics.retries += 1
+                pause = 0.0
                 continue
             if isinstance(error, GraphNotFound) and gone_means_done and ambiguous_before:
                 return _Sent(httpx.Response(204), request_ids)
@@ -222,44 +261,75 @@ class GraphClient:
                     "graph %s %s: giving up after %d attempt(s)", method, url, budget.attempts
                 )
                 raise error.with_request_ids(tuple(request_ids))
+            if throttled and retry_after is None:
+                self._pacer.hold_off(wait)  # no Retry-After: the others share this backoff
             ambiguous_before = ambiguous_before or ambiguous
             log.info("graph %s %s: %s, retrying in %.2fs", method, url, error.code, wait)
-            budget.spend(wait)
-            await self._sleep(wait)
+            self.metrics.retries += 1
+            pause = wait
+
+    def _note_throttle(self, error: GraphError, retry_after: float | None) -> bool:
+        """Is `error` Graph throttling us (429, 503 with Retry-After)? Its Retry-After holds
+        back every call of the client."""
+        if error.status != 429 and retry_after is None:
+            return False
+        self.metrics.throttles += 1
+        if retry_after is not None:
+            self._pacer.hold_off(retry_after)
+        return True
+
+    def _held_back(
+        self, method: str, url: str, request_ids: list[str], ambiguous_before: bool
+    ) -> GraphThrottled:
+        """The error of a call the shared back-off would hold longer than its budget allows."""
+        wait = self._pacer.held_for()
+        log.warning("graph %s %s: throttled for %.2fs more, beyond the budget", method, url, wait)
+        return GraphThrottled(
+            None,
+            "TooManyRequests",
+            f"Graph throttled this client for {wait:.1f}s more, beyond the call's retry budget",
+            retry_after=wait,
+            request_ids=tuple(request_ids),
+            outcome_unknown=ambiguous_before and method != "GET",
+        )
 
     async def _attempt(
         self,
+        operation: str,
         method: str,
         url: str,
         body: dict[str, Any] | None,
         params: dict[str, str] | None,
+        headers: dict[str, str],
         request_ids: list[str],
-        client_request_id: str,
     ) -> tuple[httpx.Response | GraphError, float | None]:
         """Send once; the 2xx response, or the typed error and its Retry-After."""
-        headers = await self._headers(body is not None, client_request_id)
+        failure: GraphError
         try:
             response = await self._http.request(
                 method, url, json=body, params=params, headers=headers
             )
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            return GraphUnavailable(None, "connectFailed", f"cannot reach Graph: {exc!r}"), None
+            failure = GraphUnavailable(None, "connectFailed", f"cannot reach Graph: {exc!r}")
         except httpx.TimeoutException as exc:
-            return GraphTimeout(None, "timeout", f"Graph did not answer in time: {exc!r}"), None
+            failure = GraphTimeout(None, "timeout", f"Graph did not answer in time: {exc!r}")
         except httpx.TransportError as exc:
-            message = f"connection to Graph lost: {exc!r}"
-            return GraphUnavailable(None, "connectionLost", message), None
-        request_id = response.headers.get("request-id")
-        if request_id:
-            request_ids.append(request_id)
-        if response.is_success:
-            return response, None
-        error = error_from_response(response)
-        retry_after = error.retry_after if response.status_code in (429, 503) else None
-        return error, retry_after
+            failure = GraphUnavailable(None, "connectionLost", f"connection to Graph lost: {exc!r}")
+        else:
+            self.metrics.record_call(operation, response.status_code)
+            request_id = response.headers.get("request-id")
+            if request_id:
+                request_ids.append(request_id)
+            if response.is_success:
+                return response, None
+            error = error_from_response(response)
+            retry_after = error.retry_after if response.status_code in (429, 503) else None
+            return error, retry_after
+        self.metrics.record_call(operation, None)
+        return failure, None
 
     async def _get_all(
-        self, path: str, params: dict[str, str] | None = None
+        self, operation: str, path: str, params: dict[str, str] | None = None
     ) -> tuple[list[dict[str, Any]], list[str]]:
         """GET a collection and follow `@odata.nextLink` verbatim until it is absent."""
         items: list[dict[str, Any]] = []
@@ -268,7 +338,7 @@ class GraphClient:
         page_params = params
         while url is not None:
             self._check_same_origin(url)
-            sent = await self._send("GET", url, params=page_params, repeatable=True)
+            sent = await self._send(operation, "GET", url, params=page_params, repeatable=True)
             request_ids += sent.request_ids
             page = _json(sent.response) or {}
             values = page.get("value")
@@ -297,7 +367,7 @@ class GraphClient:
     ):
         """GET /catalog/entries filtered to feature or quality updates (all pages)."""
         params = {"$filter": f"isof('{CATALOG_TYPES[kind]}')"}
-        items, ids = await self._get_all(f"{ROOT}/catalog/entries", params)
+        items, ids = await self._get_all("listCatalogEntries", f"{ROOT}/catalog/entries", params)
         if kind == "feature":
             return GraphResult([FeatureUpdateCatalogEntry.model_validate(i) for i in items], ids)
         return GraphResult([QualityUpdateCatalogEntry.model_validate(i) for i in items], ids)
@@ -306,7 +376,9 @@ class GraphClient:
 
     async def create_audience(self) -> GraphResult[DeploymentAudience]:
         """POST /deploymentAudiences {} (repeatable: a spare audience is unused and harmless)."""
-        sent = await self._send("POST", f"{ROOT}/deploymentAudiences", body={}, repeatable=True)
+        sent = await self._send(
+            "createAudience", "POST", f"{ROOT}/deploymentAudiences", body={}, repeatable=True
+        )
         audience = DeploymentAudience.model_validate(_json(sent.response) or {})
         return GraphResult(audience, sent.request_ids)
 
@@ -332,7 +404,12 @@ class GraphClient:
         while True:
             try:
                 sent = await self._send(
-                    "POST", f"{ROOT}/deployments", body=body, repeatable=False, budget=budget
+                    "createDeployment",
+                    "POST",
+                    f"{ROOT}/deployments",
+                    body=body,
+                    repeatable=False,
+                    budget=budget,
                 )
             except GraphError as exc:
                 request_ids += exc.request_ids
@@ -360,8 +437,9 @@ class GraphClient:
         wait = budget.next_wait(failure.retry_after if failure.status == 503 else None)
         if wait is None:
             raise failure.with_request_ids(tuple(request_ids))
-        budget.spend(wait)
-        await self._sleep(wait)
+        throttled = failure.status == 503 and failure.retry_after is not None
+        if not await self._pacer.wait(budget, wait, throttled=throttled):
+            raise failure.with_request_ids(tuple(request_ids))
         try:
             found = await self.find_deployment_by_audience(audience_id)
         except GraphError as check_failed:
@@ -375,7 +453,7 @@ class GraphClient:
     async def get_deployment(self, deployment_id: str) -> GraphResult[Deployment]:
         """GET /deployments/{id}; GraphNotFound if there is none."""
         sent = await self._send(
-            "GET", f"{ROOT}/deployments/{_segment(deployment_id)}", repeatable=True
+            "getDeployment", "GET", f"{ROOT}/deployments/{_segment(deployment_id)}", repeatable=True
         )
         return GraphResult(Deployment.model_validate(_json(sent.response) or {}), sent.request_ids)
 
@@ -384,7 +462,7 @@ class GraphClient:
     ) -> GraphResult[list[Deployment]]:
         """GET /deployments (all pages), optionally with `$expand=audience`."""
         params = {"$expand": "audience"} if expand_audience else None
-        items, ids = await self._get_all(f"{ROOT}/deployments", params)
+        items, ids = await self._get_all("listDeployments", f"{ROOT}/deployments", params)
         return GraphResult([Deployment.model_validate(i) for i in items], ids)
 
     async def find_deployment_by_audience(self, audience_id: str) -> GraphResult[Deployment | None]:
@@ -401,7 +479,11 @@ class GraphClient:
     ) -> GraphResult[Deployment | None]:
         """PATCH /deployments/{id}; the deployment when Graph returns one (202/200), else None."""
         sent = await self._send(
-            "PATCH", f"{ROOT}/deployments/{_segment(deployment_id)}", body=body, repeatable=True
+            "updateDeployment",
+            "PATCH",
+            f"{ROOT}/deployments/{_segment(deployment_id)}",
+            body=body,
+            repeatable=True,
         )
         data = _json(sent.response)
         value = Deployment.model_validate(data) if data and "id" in data else None
@@ -427,6 +509,7 @@ class GraphClient:
     async def delete_deployment(self, deployment_id: str) -> GraphResult[None]:
         """DELETE /deployments/{id}; a 404 on a repeat after a lost response counts as done."""
         sent = await self._send(
+            "deleteDeployment",
             "DELETE",
             f"{ROOT}/deployments/{_segment(deployment_id)}",
             repeatable=True,
@@ -445,6 +528,7 @@ class GraphClient:
         if change.size == 0:
             return GraphResult(None, [])
         sent = await self._send(
+            "updateAudience",
             "POST",
             f"{ROOT}/deployments/{_segment(deployment_id)}/audience/{ACTION}updateAudience",
             body=bodies.update_audience_body(change),
@@ -458,7 +542,7 @@ class GraphClient:
         """Members or exclusions; a 404 while the deployment exists means empty (graph.md)."""
         path = f"{ROOT}/deployments/{_segment(deployment_id)}/audience/{relation}"
         try:
-            items, ids = await self._get_all(path)
+            items, ids = await self._get_all(f"listAudience{relation.title()}", path)
         except GraphNotFound as missing:
             existing = await self.get_deployment(deployment_id)  # GraphNotFound if truly gone
             return GraphResult([], [*missing.request_ids, *existing.request_ids])
@@ -485,6 +569,7 @@ class GraphClient:
         if not ids:
             return GraphResult(None, [])
         sent = await self._send(
+            action,
             "POST",
             f"{ROOT}/updatableAssets/{ACTION}{action}",
             body=bodies.assets_body(category, ids),
@@ -506,14 +591,17 @@ class GraphClient:
 
     async def list_updatable_assets(self) -> GraphResult[list[UpdatableAsset]]:
         """GET /updatableAssets (all pages): every device the deployment service knows."""
-        items, ids = await self._get_all(f"{ROOT}/updatableAssets")
+        items, ids = await self._get_all("listUpdatableAssets", f"{ROOT}/updatableAssets")
         return GraphResult([parse_asset(i) for i in items], ids)
 
     async def get_updatable_asset(self, asset_id: str) -> GraphResult[UpdatableAsset | None]:
         """GET /updatableAssets/{id}; None when Graph does not know the device (404)."""
         try:
             sent = await self._send(
-                "GET", f"{ROOT}/updatableAssets/{_segment(asset_id)}", repeatable=True
+                "getUpdatableAsset",
+                "GET",
+                f"{ROOT}/updatableAssets/{_segment(asset_id)}",
+                repeatable=True,
             )
         except GraphNotFound as missing:
             return GraphResult(None, list(missing.request_ids))

@@ -16,12 +16,18 @@ from app.simulator import SimulatorState, create_simulator_app
 
 @dataclass
 class FakeSleep:
-    """Records every requested wait instead of waiting."""
+    """Records every requested wait instead of waiting, and moves its clock on by it."""
 
     waits: list[float] = field(default_factory=list)
+    now: float = 0.0
 
     async def __call__(self, seconds: float) -> None:
         self.waits.append(seconds)
+        self.now += seconds
+
+    def clock(self) -> float:
+        """The fake monotonic clock the client reads."""
+        return self.now
 
 
 @pytest.fixture
@@ -61,7 +67,7 @@ async def make_graph(sim: SimulatorState, sleeper: FakeSleep) -> AsyncIterator[M
             client_id="test-client",
             client_secret="test-secret",
         )
-        return GraphClient(http, tokens, config, sleep=sleeper, rand=rand)
+        return GraphClient(http, tokens, config, sleep=sleeper, rand=rand, clock=sleeper.clock)
 
     yield make
     for http in clients:

@@ -48,3 +48,22 @@ class TimeoutTransport(httpx.AsyncBaseTransport):
             return await asyncio.wait_for(self.inner.handle_async_request(request), self.seconds)
         except TimeoutError as exc:
             raise httpx.ReadTimeout("read timed out", request=request) from exc
+
+
+@dataclass
+class InFlightProbe(httpx.AsyncBaseTransport):
+    """Counts Graph requests (under /beta/) being answered at once; keeps the highest count."""
+
+    inner: httpx.AsyncBaseTransport
+    in_flight: int = 0
+    highest: int = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if not request.url.path.startswith("/beta/"):
+            return await self.inner.handle_async_request(request)
+        self.in_flight += 1
+        self.highest = max(self.highest, self.in_flight)
+        try:
+            return await self.inner.handle_async_request(request)
+        finally:
+            self.in_flight -= 1

@@ -1,0 +1,152 @@
+"""Benchmark 1: create a rollout and add N devices, end to end through `/v1`, against the same
+Graph calls made directly with httpx, in the same run, against the same simulator.
+
+Through the service: POST /v1/rollouts with `devices`, then GET /v1/operations/{id} until it
+has finished (a real `python -m app serve` with its in-process worker, PostgreSQL, Graph = the
+standalone simulator over TLS in synchronous mode). Directly: create audience, create
+deployment, per chunk of 200 enrollAssets then updateAudience, then read the members back.
+Runs alternate (service, direct, service, direct, ...) after one small warm-up of each; the
+medians, their ratio (target <= 2x) and the service's CPU seconds per device are reported.
+
+    .venv/bin/python bench/create_and_add.py --devices 10000 --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+import harness
+from harness import Bench, DirectGraph, median, print_table, verdict
+
+TARGET_RATIO = 2.0
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--devices", type=int, default=10_000, help="devices per rollout")
+    parser.add_argument("--runs", type=int, default=3, help="measured runs of each (R)")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds allowed per run")
+    parser.add_argument("--poll", type=float, default=0.1, help="operation poll interval (s)")
+    harness.common_arguments(parser)
+    args = parser.parse_args()
+    if not 1 <= args.devices <= 100_000 or not 1 <= args.runs <= 20:
+        parser.error("--devices must be 1-100000 (one request) and --runs 1-20")
+    return args
+
+
+def run_service(
+    bench_api: Any, http: Any, sim: harness.Simulator, devices: list[str], args: Any, label: str
+) -> dict[str, Any]:
+    sim.forget_calls()
+    cpu_before = bench_api.cpu_seconds()
+    result = harness.create_through_api(
+        http, devices, timeout=args.timeout, poll=args.poll, name=f"bench {label}"
+    )
+    result["cpuSeconds"] = bench_api.cpu_seconds() - cpu_before
+    result["graphCalls"] = sim.counters()["calls"]
+    if result["status"] != "succeeded" or result["succeeded"] != len(devices):
+        raise harness.BenchError(f"the operation did not add every device: {result}")
+    return result
+
+
+def run_direct(direct: DirectGraph, sim: harness.Simulator, devices: list[str]) -> dict[str, Any]:
+    sim.forget_calls()
+    started = time.perf_counter()
+    deployment, members = direct.create_rollout(devices)
+    seconds = time.perf_counter() - started
+    if members != len(devices):
+        raise harness.BenchError(f"Graph lists {members} members, not {len(devices)}")
+    return {
+        "graphDeploymentId": deployment,
+        "members": members,
+        "seconds": seconds,
+        "graphCalls": sim.counters()["calls"],
+    }
+
+
+def main() -> int:
+    args = parse_args()
+    with Bench("create_and_add", args) as bench:
+        sim = bench.start_simulator(synchronous=True)
+        env = bench.service_env(bench.create_database(), sim, RUN_WORKER="true")
+        bench.migrate(env)
+        api, http = bench.start_api(env)
+        direct = DirectGraph(sim)
+        bench.clients.append(direct)
+        print(
+            f"service from {bench.app_dir} at {bench.app_commit[:12]}"
+            f"{' + working-tree changes' if bench.app_dirty else ''}; logs in {bench.tmp}"
+        )
+
+        # Warm-up (not counted): token, catalog cache, connections, imports, first queries.
+        run_service(api, http, sim, harness.device_ids(50), args, "warm-up")
+        run_direct(direct, sim, harness.device_ids(50))
+
+        service_runs: list[dict[str, Any]] = []
+        direct_runs: list[dict[str, Any]] = []
+        for run in range(args.runs):
+            service_runs.append(
+                run_service(api, http, sim, harness.device_ids(args.devices), args, f"#{run}")
+            )
+            direct_runs.append(run_direct(direct, sim, harness.device_ids(args.devices)))
+            print(
+                f"run {run + 1}/{args.runs}: service {service_runs[-1]['seconds']:.2f} s,"
+                f" direct {direct_runs[-1]['seconds']:.2f} s",
+                flush=True,
+            )
+
+        service_s = median([r["seconds"] for r in service_runs])
+        direct_s = median([r["seconds"] for r in direct_runs])
+        ratio = service_s / direct_s
+        cpu = median([r["cpuSeconds"] for r in service_runs])
+        cpu_per_device = cpu / args.devices
+        summary = {
+            "devices": args.devices,
+            "runs": args.runs,
+            "serviceMedianSeconds": service_s,
+            "directMedianSeconds": direct_s,
+            "ratio": ratio,
+            "ratioTarget": TARGET_RATIO,
+            "ratioMet": ratio <= TARGET_RATIO,
+            "serviceCpuSecondsMedian": cpu,
+            "serviceCpuSecondsPerDevice": cpu_per_device,
+            "servicePostSecondsMedian": median([r["postSeconds"] for r in service_runs]),
+        }
+        print_table(
+            f"create a rollout and add {args.devices:,} devices"
+            f" (median of {args.runs} runs each, Graph latency 0, synchronous)",
+            ["", "seconds", "Graph calls", "target", "verdict"],
+            [
+                ["through /v1 (service)", service_s, service_runs[0]["graphCalls"], "", ""],
+                ["  of which POST /v1/rollouts", summary["servicePostSecondsMedian"], "", "", ""],
+                ["direct httpx", direct_s, direct_runs[0]["graphCalls"], "", ""],
+                [
+                    "ratio service / direct",
+                    ratio,
+                    "",
+                    f"<= {TARGET_RATIO:g}",
+                    verdict(ratio, TARGET_RATIO, at_most=True),
+                ],
+                ["service CPU seconds", cpu, "", "", ""],
+                ["service CPU ms / 1,000 devices", cpu_per_device * 1e6, "", "", ""],
+            ],
+        )
+        path = bench.write_results(
+            {"summary": summary, "serviceRuns": service_runs, "directRuns": direct_runs}
+        )
+        print(f"\nresults: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except harness.BenchError as error:
+        print(f"benchmark failed: {error}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("interrupted; everything started was stopped", file=sys.stderr)
+        sys.exit(130)

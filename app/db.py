@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import MetaData
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ARRAY, MetaData, String, literal
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -34,3 +37,9 @@ def create_engine(url: str) -> AsyncEngine:
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep objects readable after commit."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def string_array(values: Sequence[str]) -> Any:
+    """Strings as ONE array parameter (for `= ANY(...)` and `unnest`), however many there are:
+    `IN (...)` would send one parameter each, and PostgreSQL takes at most 65,535."""
+    return literal(list(values), ARRAY(String))

@@ -11,15 +11,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    ARRAY,
     ColumnElement,
-    String,
     and_,
     case,
     delete,
     exists,
     func,
-    literal,
     or_,
     select,
     update,
@@ -28,6 +25,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import aliased
 
 from app.audience.models import AudienceDevice
+from app.db import string_array
 from app.devices.models import ManagedDevice
 from app.operations.models import Operation, OperationItem
 from app.rollouts.models import Rollout
@@ -96,8 +94,11 @@ async def in_active_rollouts(
     category: releasing them would take them out of a rollout that is under way."""
     if not device_ids:
         return []
-    ids = literal(list(device_ids), ARRAY(String))
-    wanted = func.unnest(ids).table_valued("device_id").render_derived(name="wanted")
+    wanted = (
+        func.unnest(string_array(device_ids))
+        .table_valued("device_id")
+        .render_derived(name="wanted")
+    )
     query = select(wanted.c.device_id).where(_in_active_rollout(wanted.c.device_id, category))
     return sorted((await uow.session.execute(query)).scalars())
 
@@ -157,7 +158,7 @@ async def record_left(
         update(ManagedDevice)
         .where(
             ManagedDevice.last_rollout_id == rollout_id,
-            ManagedDevice.device_id.in_(list(device_ids)),
+            ManagedDevice.device_id == func.any(string_array(device_ids)),
         )
         .values(left_at=now)
     )
@@ -173,7 +174,7 @@ async def record_joined(
         update(ManagedDevice)
         .where(
             ManagedDevice.category == category,
-            ManagedDevice.device_id.in_(list(device_ids)),
+            ManagedDevice.device_id == func.any(string_array(device_ids)),
         )
         .values(last_rollout_id=rollout_id, left_at=None)
     )
@@ -189,14 +190,14 @@ async def record_released(
         update(ManagedDevice)
         .where(
             ManagedDevice.category == category,
-            ManagedDevice.device_id.in_(list(device_ids)),
+            ManagedDevice.device_id == func.any(string_array(device_ids)),
         )
         .values(status="released", released_at=now)
     )
     # Unenrolling takes the device out of every audience of the category (graph.md).
     await uow.session.execute(
         delete(AudienceDevice).where(
-            AudienceDevice.device_id.in_(list(device_ids)),
+            AudienceDevice.device_id == func.any(string_array(device_ids)),
             AudienceDevice.rollout_id.in_(
                 select(Rollout.id).where(Rollout.update_kind == category)
             ),

@@ -29,6 +29,7 @@ def client_config(settings: Settings) -> GraphClientConfig:
         max_ids_per_call=settings.graph_max_ids_per_call,
         max_attempts=settings.graph_max_attempts,
         max_retry_wait_seconds=settings.graph_max_retry_wait_seconds,
+        concurrency=settings.graph_concurrency,
     )
 
 

@@ -32,6 +32,7 @@ def job_services(
         graph,
         chunk_size=settings.graph_max_ids_per_call,
         confirm_seconds=settings.enrollment_confirm_seconds,
+        concurrency=settings.graph_concurrency,
         clock=clock,
     )
     reconciling = Reconciling(sessionmaker=sessionmaker, graph=graph, clock=clock, queue=queue)

@@ -24,14 +24,16 @@ from app.audit.recorder import AuditRecorder
 from app.change_context import ChangeContext
 from app.graph.client import GraphClient
 from app.graph.errors import GraphError
+from app.operations import item_store
 from app.operations.confirmation import (
     GraphView,
     fill_missing_enrollment,
     read_assets,
     read_audience,
 )
+from app.operations.item_store import Item
 from app.operations.models import Operation, OperationItem
-from app.operations.sending import fail, not_attempted, send_audience_chunk, send_release_chunk
+from app.operations.sending import ChunkSender, not_attempted
 from app.operations.settling import settle
 from app.request_context import request_id_var
 from app.rollouts.models import Rollout
@@ -63,12 +65,14 @@ class OperationExecutor:
         *,
         chunk_size: int,
         confirm_seconds: float = 600.0,
+        concurrency: int = 4,
         clock: Any = utc_now,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.graph = graph
         self.chunk_size = chunk_size
+        self.concurrency = concurrency
         self.confirm_seconds = confirm_seconds
         self.clock = clock
         self.sleep = sleep
@@ -109,9 +113,13 @@ class OperationExecutor:
             reason=operation.reason,
             request_id=operation.request_id,
         )
-        audit = AuditRecorder(uow, context)
-        await self._send_all(audit, operation, rollout)
+        await self._send_all(context, operation, rollout)
+        await uow.session.refresh(operation)
+        await self._count(uow.session, operation)
+        await uow.commit()
         await self._confirm_all(uow, operation, rollout)
+        await self._count(uow.session, operation)
+        audit = AuditRecorder(uow, context)
         operation.status = final_status(operation.succeeded, operation.failed)
         operation.finished_at = self.clock()
         audit.record(
@@ -141,32 +149,61 @@ class OperationExecutor:
         )
 
     async def _send_all(
-        self, audit: AuditRecorder, operation: Operation, rollout: Rollout | None
+        self, context: ChangeContext, operation: Operation, rollout: Rollout | None
     ) -> None:
-        """Send the pending items chunk by chunk, committing each chunk's outcome."""
-        uow = audit.uow
-        stopped_by: GraphError | None = None
-        while items := await self._items(uow.session, operation.id, "pending"):
-            if rollout is not None:
-                await uow.session.refresh(rollout)  # deleted or archived meanwhile: stop
-            if stopped_by is not None:
-                fail(items, "notAttempted", not_attempted(stopped_by))
-            elif operation.kind == "devices.release":
-                stopped_by = await send_release_chunk(self.graph, audit, operation, items)
-            elif rollout is None or not _accepts_changes(rollout):
-                fail(items, "notAttempted", _not_sent(rollout))
-            else:
-                stopped_by = await send_audience_chunk(
-                    self.graph, audit, operation, rollout, items, self.clock()
-                )
-            await self._count(uow.session, operation)
-            await uow.commit()
+        """Send the pending items in chunks, up to `concurrency` chunks at a time, each chunk's
+        outcome committed on its own; after an error later calls would meet too, the chunks not
+        started yet are not sent."""
+        async with self.sessionmaker() as session:
+            pending = await item_store.load(session, operation.id, "pending")
+        if not pending:
+            return
+        sender = ChunkSender(
+            self.graph,
+            operation_id=operation.id,
+            rollout_id=operation.rollout_id,
+            deployment_id=rollout.graph_deployment_id if rollout is not None else None,
+            category=operation.update_category,
+        )
+        chunks = [pending[i : i + self.chunk_size] for i in range(0, len(pending), self.chunk_size)]
+        slots = asyncio.Semaphore(self.concurrency)
+        stopped: list[GraphError] = []
+
+        async def send(chunk: list[Item]) -> None:
+            async with slots, self.sessionmaker() as session:
+                uow = UnitOfWork(session)
+                audit = AuditRecorder(uow, context)
+                reason = await self._not_sendable(session, operation, stopped)
+                if reason is not None:
+                    await sender.fail(audit, chunk, "notAttempted", reason)
+                elif operation.kind == "devices.release":
+                    stopped.extend(filter(None, [await sender.release_chunk(audit, chunk)]))
+                else:
+                    now = self.clock()
+                    stopped.extend(filter(None, [await sender.audience_chunk(audit, chunk, now)]))
+                await uow.commit()
+
+        await asyncio.gather(*(send(chunk) for chunk in chunks))
+
+    async def _not_sendable(
+        self, session: AsyncSession, operation: Operation, stopped: list[GraphError]
+    ) -> str | None:
+        """Why the next chunk must not be sent: an earlier call failed in a way it would repeat,
+        or the rollout was deleted or archived meanwhile."""
+        if stopped:
+            return not_attempted(stopped[0])
+        if operation.kind == "devices.release" or operation.rollout_id is None:
+            return None
+        rollout = await session.get(Rollout, operation.rollout_id)
+        if rollout is None or not _accepts_changes(rollout):
+            return _not_sent(rollout)
+        return None
 
     async def _confirm_all(
         self, uow: UnitOfWork, operation: Operation, rollout: Rollout | None
     ) -> None:
         """Read Graph until it shows every sent item applied, or the wait runs out."""
-        sent = await self._items(uow.session, operation.id, "sent", limit=None)
+        sent = await item_store.load(uow.session, operation.id, "sent")
         if not sent:
             return
         if operation.confirming_since is None:
@@ -178,19 +215,17 @@ class OperationExecutor:
             waited = (datetime.now(UTC) - operation.confirming_since).total_seconds()
             final = waited >= self.confirm_seconds
             view = await self._read(operation, rollout, sent)
-            waiting = await settle(
+            sent = await settle(
                 uow, operation, sent, view, final=final, waited_seconds=waited, now=self.clock()
             )
-            await self._count(uow.session, operation)
             await uow.commit()
-            if waiting == 0:
+            if not sent:
                 return
-            sent = [item for item in sent if item.status == "sent"]
             wait = next(polls, wait)
             await self.sleep(max(0.0, min(wait, self.confirm_seconds - waited)))
 
     async def _read(
-        self, operation: Operation, rollout: Rollout | None, items: list[OperationItem]
+        self, operation: Operation, rollout: Rollout | None, items: list[Item]
     ) -> GraphView | None:
         """One reading of what Graph shows for the items; None when Graph could not be read."""
         try:
@@ -211,18 +246,6 @@ class OperationExecutor:
         except GraphError as error:
             log.warning("operation %s: Graph could not be read back: %s", operation.id, error)
             return None
-
-    async def _items(
-        self, session: AsyncSession, operation_id: uuid.UUID, status: str, limit: int | None = -1
-    ) -> list[OperationItem]:
-        query = (
-            select(OperationItem)
-            .where(OperationItem.operation_id == operation_id, OperationItem.status == status)
-            .order_by(OperationItem.seq)
-        )
-        if limit is not None:
-            query = query.limit(self.chunk_size if limit == -1 else limit)
-        return list((await session.execute(query)).scalars())
 
     @staticmethod
     async def _device_ids(session: AsyncSession, operation_id: uuid.UUID) -> list[str]:
@@ -245,15 +268,9 @@ class OperationExecutor:
 
     @staticmethod
     async def _count(session: AsyncSession, operation: Operation) -> None:
-        await session.flush()
-        rows = await session.execute(
-            select(OperationItem.status, func.count())
-            .where(OperationItem.operation_id == operation.id)
-            .group_by(OperationItem.status)
-        )
-        counts = {status: int(count) for status, count in rows.all()}
-        operation.succeeded = counts.get("succeeded", 0)
-        operation.failed = counts.get("failed", 0)
+        found = await item_store.counts(session, operation.id)
+        operation.succeeded = found.get("succeeded", 0)
+        operation.failed = found.get("failed", 0)
 
 
 def _accepts_changes(rollout: Rollout) -> bool:

@@ -1,19 +1,23 @@
 """Settling `sent` items from a reading of Graph: item outcomes, the audience mirror, and the
-record of managed devices."""
+record of managed devices, each written with a handful of set-based statements."""
 
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func, literal, select
 from sqlalchemy.dialects.postgresql import insert
 
 from app.audience.models import AudienceDevice
+from app.db import string_array
 from app.devices.managed import record_joined, record_left, record_released
-from app.operations.confirmation import PENDING, GraphView, final_verdict, verdict
-from app.operations.models import Operation, OperationItem
+from app.operations import item_store
+from app.operations.confirmation import PENDING, GraphView, Verdict, final_verdict, verdict
+from app.operations.item_store import Item
+from app.operations.models import Operation
 from app.unit_of_work import UnitOfWork
 
 MEMBERSHIP = {
@@ -25,32 +29,31 @@ MEMBERSHIP = {
 ADDS = ("addMember", "addExclusion")
 
 
-def _shown(item: OperationItem, view: GraphView | None) -> bool:
+def _shown(item: Item, outcome: Verdict, view: GraphView | None) -> bool:
     """Graph lists the device where the item put it (or no longer where it removed it)."""
     if view is None:
         return False
     if item.change == "addMember":
         return item.device_id in (view.members or {})
-    return item.status == "succeeded"
+    return outcome.status == "succeeded"
 
 
 async def settle(
     uow: UnitOfWork,
     operation: Operation,
-    items: Sequence[OperationItem],
+    items: Sequence[Item],
     view: GraphView | None,
     *,
     final: bool,
     waited_seconds: float,
     now: datetime,
-) -> int:
-    """Give each `sent` item the outcome `view` shows (with `final`, also those it does not
-    show yet); mirror what Graph shows. Returns how many items are still waiting."""
-    waiting = 0
+) -> list[Item]:
+    """Give each sent item the outcome `view` shows (with `final`, also those it does not show
+    yet) and mirror what Graph shows. Returns the items still waiting."""
+    waiting: list[Item] = []
+    outcomes: dict[Verdict, list[Item]] = defaultdict(list)
     shown: dict[str, list[str]] = {change: [] for change in (*MEMBERSHIP, "unenroll")}
     for item in items:
-        if item.status != "sent":
-            continue
         found = (
             verdict(item.change, item.device_id, view, operation.update_category)
             if view is not None
@@ -58,16 +61,26 @@ async def settle(
         )
         if found.status is None:
             if not final:
-                waiting += 1
+                waiting.append(item)
                 continue
             found = final_verdict(item.change, item.device_id, view, waited_seconds)
-        item.status = found.status or "failed"
-        if item.status == "failed":
-            item.error_code, item.error_message = found.code, found.message
-        else:
-            item.warning_code, item.warning_message = found.code, found.message
-        if _shown(item, view):
+        outcomes[found].append(item)
+        if _shown(item, found, view):
             shown[item.change].append(item.device_id)
+    for outcome, settled in outcomes.items():
+        fields = (
+            {"error_code": outcome.code, "error_message": outcome.message}
+            if outcome.status == "failed"
+            else {"warning_code": outcome.code, "warning_message": outcome.message}
+        )
+        await item_store.mark(
+            uow.session,
+            operation.id,
+            settled,
+            outcome.status or "failed",
+            only_from=("sent",),
+            **fields,
+        )
     if operation.rollout_id is not None:
         await _mirror(uow, operation.rollout_id, operation.id, shown, now)
         await _managed(uow, operation, shown, now)
@@ -109,17 +122,16 @@ async def _mirror(
         if not ids:
             continue
         if change in ADDS:
-            statement = insert(AudienceDevice).values(
-                [
-                    {
-                        "rollout_id": rollout_id,
-                        "membership": membership,
-                        "device_id": device_id,
-                        "operation_id": operation_id,
-                        "confirmed_at": now,
-                    }
-                    for device_id in ids
-                ]
+            device = func.unnest(string_array(ids)).column_valued("device_id")
+            rows = select(
+                literal(rollout_id, AudienceDevice.rollout_id.type),
+                literal(membership, AudienceDevice.membership.type),
+                device,
+                literal(operation_id, AudienceDevice.operation_id.type),
+                literal(now, AudienceDevice.confirmed_at.type),
+            )
+            statement = insert(AudienceDevice).from_select(
+                ["rollout_id", "membership", "device_id", "operation_id", "confirmed_at"], rows
             )
             await uow.session.execute(
                 statement.on_conflict_do_update(
@@ -132,6 +144,6 @@ async def _mirror(
                 delete(AudienceDevice).where(
                     AudienceDevice.rollout_id == rollout_id,
                     AudienceDevice.membership == membership,
-                    AudienceDevice.device_id.in_(ids),
+                    AudienceDevice.device_id == func.any(string_array(ids)),
                 )
             )

@@ -9,6 +9,7 @@ from collections import Counter
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, update
 
@@ -83,12 +84,20 @@ async def test_1001_devices_go_in_chunks_each_device_once(
     for calls, key in ((enrolls, "assets"), (updates, "addMembers")):
         assert len(calls) == 6
         assert all(c.status == 202 for c in calls)
-        assert [len(c.body[key]) for c in calls] == [200, 200, 200, 200, 200, 1]
-        assert sent_ids(calls, key) == devices  # each device exactly once, in order
+        assert sorted(len(c.body[key]) for c in calls) == [1, 200, 200, 200, 200, 200]
+        assert sorted(sent_ids(calls, key)) == sorted(devices)  # each device exactly once
     assert {c.body["updateCategory"] for c in enrolls} == {"feature"}
-    # Every chunk was enrolled before its audience change was sent.
-    order = [c.path.rsplit(".", 1)[-1] for c in simulator.writes()][-12:]
-    assert order == ["enrollAssets", "updateAudience"] * 6
+    # Every chunk was enrolled before its audience change was sent (chunks run concurrently).
+    writes = simulator.writes()
+    for update_call in updates:
+        chunk = {d["id"] for d in update_call.body["addMembers"]}
+        enrolled_before = {
+            a["id"]
+            for c in writes[: writes.index(update_call)]
+            if c.path.endswith("enrollAssets")
+            for a in c.body["assets"]
+        }
+        assert chunk <= enrolled_before
     assert sorted(simulator.members(audience_of(simulator, rollout))) == sorted(devices)
 
     got = (await client.get(f"/v1/rollouts/{rollout['id']}")).json()
@@ -218,6 +227,13 @@ async def test_adding_and_removing_the_same_device_is_422_and_records_nothing(
         assert (await session.execute(select(Operation))).first() is None
 
 
+@pytest.fixture
+def one_chunk_at_a_time(app: FastAPI) -> None:
+    """Chunks in order, one at a time, so a test can say which chunk met which answer."""
+    app.state.services.jobs.executor.concurrency = 1
+
+
+@pytest.mark.usefixtures("one_chunk_at_a_time")
 async def test_one_chunk_refused_makes_a_partial_success_with_per_device_errors(
     client: httpx.AsyncClient, app: FastAPI, simulator: SimulatorState
 ) -> None:
@@ -259,6 +275,7 @@ async def test_one_chunk_refused_makes_a_partial_success_with_per_device_errors(
     assert got["audience"]["members"] == 250
 
 
+@pytest.mark.usefixtures("one_chunk_at_a_time")
 async def test_a_503_storm_stops_the_operation_and_leaves_the_rest_not_attempted(
     client: httpx.AsyncClient, app: FastAPI, simulator: SimulatorState
 ) -> None:
@@ -280,6 +297,28 @@ async def test_a_503_storm_stops_the_operation_and_leaves_the_rest_not_attempted
     assert simulator.count("POST", "updateAudience") == max_attempts
     assert sent_ids(simulator.find("POST", "enrollAssets"), "assets") == devices[:200]
     assert simulator.members(audience_of(simulator, rollout)) == []
+
+
+async def test_with_chunks_in_parallel_a_503_storm_stops_those_not_started(
+    client: httpx.AsyncClient, app: FastAPI, simulator: SimulatorState
+) -> None:
+    executor = app.state.services.jobs.executor
+    executor.concurrency = 2
+    rollout = await create_rollout(client)
+    devices = device_ids(1000)  # 5 chunks; 2 in flight when the storm is met
+    simulator.faults.inject(503, count=10_000, retry_after=0, path_contains="updateAudience")
+
+    answer = await change(client, rollout["id"], {"addDevices": devices})
+
+    simulator.faults.clear()
+    operation = answer.json()
+    assert (operation["status"], operation["failed"]) == ("failed", 1000)
+    codes = Counter(e["code"] for e in operation["errors"])
+    assert codes == {"ServiceUnavailable": 400, "notAttempted": 600}
+    attempted = {
+        d["id"] for c in simulator.find("POST", "updateAudience") for d in c.body["addMembers"]
+    }
+    assert len(attempted) == 400
 
 
 async def test_an_archived_rollout_refuses_audience_changes_without_calling_graph(

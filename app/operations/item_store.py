@@ -1,0 +1,67 @@
+"""An operation's per-device items, read and written with set-based SQL: the service's own cost
+per device stays a small fraction of Graph's, at 100,000 devices as at 10."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import ARRAY, Integer, func, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.operations.models import OperationItem
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One device change of an operation, as the executor needs it (no ORM object per device)."""
+
+    seq: int
+    change: str
+    device_id: str
+
+
+async def load(session: AsyncSession, operation_id: uuid.UUID, status: str) -> list[Item]:
+    """The operation's items in `status`, in order."""
+    rows = await session.execute(
+        select(OperationItem.seq, OperationItem.change, OperationItem.device_id)
+        .where(OperationItem.operation_id == operation_id, OperationItem.status == status)
+        .order_by(OperationItem.seq)
+    )
+    return [Item(seq, change, device_id) for seq, change, device_id in rows.all()]
+
+
+async def mark(
+    session: AsyncSession,
+    operation_id: uuid.UUID,
+    items: Iterable[Item],
+    status: str,
+    *,
+    only_from: Sequence[str] = ("pending", "sent"),
+    **values: str | None,
+) -> None:
+    """One UPDATE giving `items` the `status` (and error, warning or request id `values`);
+    items already settled otherwise are left alone."""
+    seqs = [item.seq for item in items]
+    if not seqs:
+        return
+    await session.execute(
+        update(OperationItem)
+        .where(
+            OperationItem.operation_id == operation_id,
+            OperationItem.seq == func.any(literal(seqs, ARRAY(Integer))),
+            OperationItem.status.in_(only_from),
+        )
+        .values(status=status, **values)
+    )
+
+
+async def counts(session: AsyncSession, operation_id: uuid.UUID) -> dict[str, int]:
+    """How many items are in each status."""
+    rows = await session.execute(
+        select(OperationItem.status, func.count())
+        .where(OperationItem.operation_id == operation_id)
+        .group_by(OperationItem.status)
+    )
+    return {status: int(count) for status, count in rows.all()}

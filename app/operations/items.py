@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import insert
+from sqlalchemy import text
 
 from app.change_context import ChangeContext
-from app.operations.models import Operation, OperationItem
+from app.operations.models import Operation
 from app.unit_of_work import UnitOfWork
 
 
@@ -45,17 +45,18 @@ async def add_operation(
     uow.session.add(operation)
     await uow.session.flush()
     if changes:
+        # One statement and two array parameters, however many devices (set-based).
         await uow.session.execute(
-            insert(OperationItem),
-            [
-                {
-                    "operation_id": operation.id,
-                    "seq": seq,
-                    "change": change,
-                    "device_id": device_id,
-                    "status": "pending",
-                }
-                for seq, (change, device_id) in enumerate(changes)
-            ],
+            text(
+                "INSERT INTO operation_items (operation_id, seq, change, device_id, status)"
+                " SELECT :operation_id, item.seq - 1, item.change, item.device_id, 'pending'"
+                " FROM unnest(CAST(:changes AS varchar[]), CAST(:devices AS varchar[]))"
+                " WITH ORDINALITY AS item(change, device_id, seq)"
+            ),
+            {
+                "operation_id": operation.id,
+                "changes": [change for change, _ in changes],
+                "devices": [device_id for _, device_id in changes],
+            },
         )
     return operation

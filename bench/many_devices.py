@@ -1,0 +1,174 @@
+"""Benchmark 2: one rollout with many devices through `/v1` while Graph is slow and throttles.
+
+The API runs with RUN_WORKER=false and one `python -m app worker` process does the work, as in
+a cluster; Graph is the standalone simulator over TLS (synchronous) with `--latency` seconds
+added to every Graph call and `--throttle` of them answered 429 (Retry-After: the simulator's
+default, 1 s, unless --retry-after). POST /v1/rollouts with N devices, then poll the operation
+until it has finished. Reported: wall time against the ideal, calls x latency / GRAPH_CONCURRENCY
+(calls = every Graph call the simulator received, 429s included; target <= 1.3x), and the
+worker's peak RSS sampled with psutil (target <= 300 MB).
+
+    .venv/bin/python bench/many_devices.py --devices 100000 --latency 0.02 --throttle 0.05
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import harness
+from harness import Bench, PeakSampler, print_table, verdict
+
+TARGET_RATIO = 1.3
+TARGET_RSS_MB = 300.0
+MB = 1024 * 1024
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--devices", type=int, default=100_000, help="devices in the rollout")
+    parser.add_argument("--latency", type=float, default=0.02, help="seconds added per call")
+    parser.add_argument("--throttle", type=float, default=0.05, help="share of calls given 429")
+    parser.add_argument("--retry-after", type=int, help="Retry-After of the 429s (default 1)")
+    parser.add_argument(
+        "--graph-concurrency",
+        type=int,
+        help="set GRAPH_CONCURRENCY for the service (default: unset, the service's default of"
+        f" {harness.GRAPH_CONCURRENCY_DEFAULT}); the ideal divides by it",
+    )
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds allowed for the run")
+    parser.add_argument("--poll", type=float, default=0.5, help="operation poll interval (s)")
+    harness.common_arguments(parser)
+    args = parser.parse_args()
+    if not 1 <= args.devices <= 100_000:
+        parser.error("--devices must be 1-100000 (one request)")
+    if not 0 <= args.throttle < 1 or args.latency < 0:
+        parser.error("--throttle must be in [0, 1) and --latency >= 0")
+    return args
+
+
+def main() -> int:
+    args = parse_args()
+    concurrency = args.graph_concurrency or harness.GRAPH_CONCURRENCY_DEFAULT
+    with Bench("many_devices", args) as bench:
+        sim = bench.start_simulator(synchronous=True)
+        extra = {"GRAPH_CONCURRENCY": str(args.graph_concurrency)} if args.graph_concurrency else {}
+        env = bench.service_env(bench.create_database(), sim, **extra)
+        bench.migrate(env)
+        api, http = bench.start_api({**env, "RUN_WORKER": "false"})
+        worker = bench.start_worker(env)
+        print(
+            f"service from {bench.app_dir} at {bench.app_commit[:12]}"
+            f"{' + working-tree changes' if bench.app_dirty else ''}; logs in {bench.tmp}"
+        )
+
+        # Warm-up without faults (not counted): token, catalog, connections, first queries.
+        warm = harness.create_through_api(
+            http, harness.device_ids(50), timeout=120, poll=0.1, name="bench warm-up"
+        )
+        if warm["status"] != "succeeded":
+            raise harness.BenchError(f"warm-up operation: {warm}")
+
+        faults: dict[str, float] = {"latencySeconds": args.latency, "throttleRate": args.throttle}
+        if args.retry_after is not None:
+            faults["retryAfterSeconds"] = args.retry_after
+        settings = sim.faults(**faults)
+        sim.forget_calls()
+        devices = harness.device_ids(args.devices)
+        worker_rss_before = worker.rss()
+        worker_cpu_before, api_cpu_before = worker.cpu_seconds(), api.cpu_seconds()
+        with PeakSampler(worker, every=0.1) as worker_peak, PeakSampler(api, every=0.2) as api_peak:
+            run = harness.create_through_api(
+                http, devices, timeout=args.timeout, poll=args.poll, name="bench many devices"
+            )
+        counters = sim.counters()
+        token_calls = len(sim.admin.get("/_simulator/calls?pathContains=oauth2").json()["value"])
+        sim.clear_faults()
+
+        graph_calls = counters["calls"] - token_calls
+        throttled = counters["byStatus"].get("429", 0)
+        ideal = graph_calls * args.latency / concurrency
+        sequential = graph_calls * args.latency
+        ratio = run["seconds"] / ideal if ideal else float("nan")
+        peak_mb = worker_peak.peak / MB
+        summary = {
+            "devices": args.devices,
+            "latencySeconds": args.latency,
+            "throttleRate": args.throttle,
+            "retryAfterSeconds": settings.get("retryAfterSeconds"),
+            "graphConcurrency": concurrency,
+            "status": run["status"],
+            "succeeded": run["succeeded"],
+            "failed": run["failed"],
+            "seconds": run["seconds"],
+            "postSeconds": run["postSeconds"],
+            "graphCalls": graph_calls,
+            "graphCallsByStatus": counters["byStatus"],
+            "throttled": throttled,
+            "idealSeconds": ideal,
+            "sequentialSeconds": sequential,
+            "ratio": ratio,
+            "ratioTarget": TARGET_RATIO,
+            "ratioMet": ratio <= TARGET_RATIO,
+            "workerPeakRssMB": peak_mb,
+            "workerRssBeforeMB": worker_rss_before / MB,
+            "workerRssSamples": worker_peak.samples,
+            "rssTargetMB": TARGET_RSS_MB,
+            "rssMet": peak_mb <= TARGET_RSS_MB,
+            "workerCpuSeconds": worker.cpu_seconds() - worker_cpu_before,
+            "apiCpuSeconds": api.cpu_seconds() - api_cpu_before,
+            "apiPeakRssMB": api_peak.peak / MB,
+        }
+        if run["status"] != "succeeded" or run["succeeded"] != args.devices:
+            print(
+                f"warning: the operation ended {run['status']} with {run['succeeded']} of"
+                f" {args.devices} devices and {run['failed']} failed"
+            )
+        print_table(
+            f"one rollout of {args.devices:,} devices through /v1, Graph latency"
+            f" {args.latency * 1000:g} ms, {args.throttle:.0%} throttled,"
+            f" GRAPH_CONCURRENCY {concurrency}",
+            ["", "value", "target", "verdict"],
+            [
+                ["operation", f"{run['status']} {run['succeeded']}/{args.devices}", "", ""],
+                ["wall seconds (POST to finishedAt)", run["seconds"], "", ""],
+                ["  of which POST /v1/rollouts", run["postSeconds"], "", ""],
+                [f"Graph calls (429: {throttled})", graph_calls, "", ""],
+                ["ideal seconds (calls x latency / conc.)", ideal, "", ""],
+                ["one call at a time (calls x latency)", sequential, "", ""],
+                [
+                    "wall / ideal",
+                    ratio,
+                    f"<= {TARGET_RATIO:g}",
+                    verdict(ratio, TARGET_RATIO, at_most=True),
+                ],
+                [
+                    "worker peak RSS MB",
+                    peak_mb,
+                    f"<= {TARGET_RSS_MB:g}",
+                    verdict(peak_mb, TARGET_RSS_MB, at_most=True),
+                ],
+                ["worker RSS before MB", summary["workerRssBeforeMB"], "", ""],
+                ["worker CPU seconds", summary["workerCpuSeconds"], "", ""],
+                [
+                    "API CPU seconds / peak RSS MB",
+                    f"{summary['apiCpuSeconds']:.1f} / {summary['apiPeakRssMB']:.0f}",
+                    "",
+                    "",
+                ],
+            ],
+        )
+        path = bench.write_results({"summary": summary, "run": run})
+        print(f"\nresults: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except harness.BenchError as error:
+        print(f"benchmark failed: {error}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("interrupted; everything started was stopped", file=sys.stderr)
+        sys.exit(130)

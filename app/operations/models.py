@@ -6,7 +6,17 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    column,
+    func,
+)
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -46,6 +56,8 @@ class Operation(Base):
     confirming_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
+    __table_args__ = (CheckConstraint(column("status").in_(OPERATION_STATUSES), name="status"),)
+
 
 class OperationItem(Base):
     """One device change of an operation and its outcome (the unit of retry and of audit)."""
@@ -69,4 +81,6 @@ class OperationItem(Base):
     __table_args__ = (
         Index("ix_operation_items_pending", "operation_id", "status", "seq"),
         Index("ix_operation_items_device_id", "device_id"),
+        CheckConstraint(column("status").in_(ITEM_STATUSES), name="status"),
+        CheckConstraint(column("change").in_(ITEM_CHANGES), name="change"),
     )

@@ -25,6 +25,7 @@ from app.rollouts.service import (
     requested_settings,
     resolve_update,
 )
+from app.rollouts.status import RolloutStatus
 from app.rollouts.translate import deployment_settings
 from app.rollouts.views import graph_state_record
 
@@ -47,7 +48,7 @@ async def create_rollout(
 
     update_record = body.update.model_dump(mode="json", exclude_none=True)
     rollout = Rollout(
-        status="creating",
+        status=RolloutStatus.CREATING,
         name=body.name,
         ticket=context.ticket,
         reason=context.reason,
@@ -84,14 +85,14 @@ async def create_rollout(
 
     async def succeeded(deployment: Deployment) -> dict[str, Any]:
         rollout.graph_deployment_id = deployment.id
-        rollout.status = "active"
+        rollout.status = RolloutStatus.ACTIVE
         rollout.graph_state = graph_state_record(deployment, services.clock())
         return {"graphDeploymentId": deployment.id, "graphAudienceId": rollout.graph_audience_id}
 
     async def failed(error: GraphError) -> None:
         # An ambiguous failure may have created it: stay `creating` for reconciliation.
-        rollout.status = "creating" if error.outcome_unknown else "failed"
-        if rollout.status == "failed":
+        rollout.status = RolloutStatus.CREATING if error.outcome_unknown else RolloutStatus.FAILED
+        if rollout.status == RolloutStatus.FAILED:
             for operation in operations:
                 await abandon_operation(
                     services.uow,

@@ -54,6 +54,7 @@ from app.rollouts.reconcile import RECONCILER
 from app.rollouts.repository import get_or_404
 from app.rollouts.schemas import RolloutSettings
 from app.rollouts.service import SETTINGS_FIELDS
+from app.rollouts.status import RolloutStatus
 from app.rollouts.translate import deployment_settings
 from app.rollouts.views import graph_state_record
 from app.unit_of_work import UnitOfWork
@@ -227,7 +228,7 @@ def _state(rollout: Rollout, seen: _Seen, now: datetime) -> _Found | None:
 def _adopt(rollout: Rollout, seen: _Seen, observed: dict[str, Any], now: datetime) -> None:
     """Keep the state Graph reported, as lifecycle.refresh_state does."""
     if seen.deployment is None:
-        rollout.status, rollout.deleted_at = "deleted", now
+        rollout.status, rollout.deleted_at = RolloutStatus.DELETED, now
     else:
         rollout.graph_state = observed
     if seen.deployment is None or observed["effective"] == "archived":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from app.audit.recorder import AuditRecorder
@@ -16,10 +18,12 @@ from app.rollouts.errors import (
     RolloutNotActive,
 )
 from app.rollouts.models import Rollout
+from app.rollouts.observed import ObservedState
 from app.rollouts.service import (
     RolloutServices,
     check_ticket,
 )
+from app.rollouts.status import RolloutStatus
 from app.rollouts.views import graph_state_record
 
 STATE_ACTIONS: dict[str, RequestedState] = {
@@ -29,36 +33,53 @@ STATE_ACTIONS: dict[str, RequestedState] = {
 }
 
 
-async def refresh_state(services: RolloutServices, rollout: Rollout) -> Deployment | None:
-    """Read the deployment's state from Graph, recording changes made outside the service."""
-    if rollout.status != "active" or rollout.graph_deployment_id is None:
+@dataclass(frozen=True)
+class Observation:
+    """What one read of Graph showed of a rollout's deployment, and when."""
+
+    deployment: Deployment | None  # None: Graph no longer has it
+    at: datetime
+    request_ids: tuple[str, ...]
+
+
+async def observe(services: RolloutServices, rollout: Rollout) -> Observation | None:
+    """Read the rollout's deployment from Graph now (None if it has none); touches no database."""
+    if rollout.status != RolloutStatus.ACTIVE or rollout.graph_deployment_id is None:
         return None
     try:
-        deployment = (await services.graph.get_deployment(rollout.graph_deployment_id)).value
+        found = await services.graph.get_deployment(rollout.graph_deployment_id)
     except GraphNotFound as missing:
-        _record_external(services, rollout, "rollout.deletedOutside", {}, missing.request_ids)
-        rollout.status = "deleted"
-        rollout.deleted_at = services.clock()
+        return Observation(None, services.clock(), tuple(missing.request_ids))
+    return Observation(found.value, services.clock(), tuple(found.request_ids))
+
+
+def record_observation(
+    services: RolloutServices, rollout: Rollout, observation: Observation
+) -> None:
+    """Keep what Graph showed in the rollout, with an audit event for a change made outside."""
+    if observation.deployment is None:
+        _record_external(services, rollout, "rollout.deletedOutside", {}, observation.request_ids)
+        rollout.move_to(RolloutStatus.DELETED)
+        rollout.deleted_at = observation.at
         rollout.ended_at = rollout.ended_at or rollout.deleted_at
+        return
+    observed = ObservedState.from_deployment(observation.deployment, observation.at)
+    if observed.is_archived:
+        rollout.ended_at = rollout.ended_at or observation.at
+    before = rollout.observed
+    if before is not None and observed.differs_from(before):
+        detail = {"from": before.public(), "to": observed.public()}
+        _record_external(services, rollout, "rollout.stateObserved", detail, ())
+    rollout.observed = observed
+
+
+async def refresh_state(services: RolloutServices, rollout: Rollout) -> Deployment | None:
+    """Read the deployment's state from Graph, recording changes made outside the service."""
+    observation = await observe(services, rollout)
+    if observation is None:
         return None
-    observed = graph_state_record(deployment, services.clock())
-    if observed["effective"] == "archived":
-        rollout.ended_at = rollout.ended_at or services.clock()
-    before = rollout.graph_state or {}
-    changed = (before.get("effective"), before.get("reasons")) != (
-        observed["effective"],
-        observed["reasons"],
-    )
-    if before and changed:
-        _record_external(
-            services,
-            rollout,
-            "rollout.stateObserved",
-            {"from": _public_state(before), "to": _public_state(observed)},
-            (),
-        )
-    rollout.graph_state = observed
-    return deployment
+    record_observation(services, rollout, observation)
+    return observation.deployment
 
 
 def _public_state(record: dict[str, Any]) -> dict[str, Any]:
@@ -153,7 +174,7 @@ async def delete_rollout(
             return GraphResult(None, list(gone.request_ids))
 
     async def succeeded(_: None) -> dict[str, Any]:
-        rollout.status = "deleted"
+        rollout.status = RolloutStatus.DELETED
         rollout.deleted_at = services.clock()
         rollout.ended_at = rollout.ended_at or rollout.deleted_at
         return {"graphDeploymentId": deployment_id, "alreadyGone": bool(gone_already)}

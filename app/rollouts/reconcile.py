@@ -18,6 +18,7 @@ from app.graph.client import GraphClient
 from app.graph.errors import GraphError
 from app.operations.queueing import abandon_operations_of, queue_operations_of
 from app.rollouts.models import Rollout
+from app.rollouts.status import RolloutStatus
 from app.rollouts.views import graph_state_record
 from app.unit_of_work import UnitOfWork
 
@@ -56,7 +57,7 @@ async def reconcile_creating_rollouts(
         uow = UnitOfWork(session)
         rows = await session.execute(
             select(Rollout)
-            .where(Rollout.status == "creating", Rollout.updated_at <= cutoff)
+            .where(Rollout.status == RolloutStatus.CREATING, Rollout.updated_at <= cutoff)
             .order_by(Rollout.created_at)
             .with_for_update(skip_locked=True)
         )
@@ -65,7 +66,7 @@ async def reconcile_creating_rollouts(
             if await _settle(services, uow, rollout):
                 adopted.append(rollout.id)
                 await queue_operations_of(services.queue, uow, rollout)
-            elif rollout.status == "failed":
+            elif rollout.status == RolloutStatus.FAILED:
                 await abandon_operations_of(uow, rollout, services.clock())
         await uow.commit()
     return adopted
@@ -90,7 +91,7 @@ async def _settle(services: Reconciling, uow: UnitOfWork, rollout: Rollout) -> b
         )
 
     if rollout.graph_audience_id is None:
-        rollout.status = "failed"
+        rollout.status = RolloutStatus.FAILED
         settled("failed", [], {"why": "no audience was created at Graph"})
         return False
     try:
@@ -99,11 +100,11 @@ async def _settle(services: Reconciling, uow: UnitOfWork, rollout: Rollout) -> b
         log.warning("reconciliation of %s postponed: %s", rollout.id, error)
         return False
     if found.value is None:
-        rollout.status = "failed"
+        rollout.status = RolloutStatus.FAILED
         why = f"no deployment holds audience {rollout.graph_audience_id}"
         settled("failed", found.request_ids, {"why": why})
         return False
-    rollout.status = "active"
+    rollout.status = RolloutStatus.ACTIVE
     rollout.graph_deployment_id = found.value.id
     rollout.graph_state = graph_state_record(found.value, services.clock())
     settled(

@@ -8,31 +8,26 @@ from typing import Any
 from app.graph.wire import Deployment
 from app.operations.schemas import OperationOut
 from app.rollouts.models import Rollout
+from app.rollouts.observed import ObservedState
 from app.rollouts.schemas import AudienceCounts, RolloutOut, StateOut, UpdateOut
+from app.rollouts.status import RolloutStatus
 
 
 def graph_state_record(deployment: Deployment, observed_at: datetime) -> dict[str, Any]:
-    """What we keep of a deployment's state: effective, requested, reasons, when observed."""
-    state = deployment.state
-    return {
-        "effective": (state.effective_value if state else None) or "unknown",
-        "requested": state.requested_value if state else None,
-        "reasons": [r.value for r in state.reasons] if state else [],
-        "observedAt": observed_at.isoformat(),
-    }
+    """What we keep of a deployment's state (ObservedState.to_record)."""
+    return ObservedState.from_deployment(deployment, observed_at).to_record()
 
 
 def state_out(rollout: Rollout) -> StateOut:
     """Our own lifecycle wins (creating, failed, deleted); otherwise Graph's last report."""
-    if rollout.status != "active" or not rollout.graph_state:
-        return StateOut(effective=rollout.status)
-    recorded = rollout.graph_state
-    observed = recorded.get("observedAt")
+    observed = rollout.observed
+    if rollout.status != RolloutStatus.ACTIVE or observed is None:
+        return StateOut(effective=rollout.status.value)
     return StateOut(
-        effective=recorded.get("effective") or "unknown",
-        requested=recorded.get("requested"),
-        reasons=list(recorded.get("reasons") or []),
-        observedAt=datetime.fromisoformat(observed) if observed else None,
+        effective=observed.effective,
+        requested=observed.requested,
+        reasons=list(observed.reasons),
+        observedAt=observed.observed_at,
     )
 
 

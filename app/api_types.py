@@ -22,6 +22,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    Strict,
     StringConstraints,
     field_validator,
 )
@@ -51,26 +52,27 @@ NOT_BLANK_PATTERN = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
 
 GUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 _GUID = re.compile(GUID_PATTERN)
-_DURATION = re.compile(
-    r"^P(?=[0-9]|T[0-9])([0-9]+W)?([0-9]+D)?(T(?=[0-9])([0-9]+H)?([0-9]+M)?([0-9]+S)?)?$"
-)
+# Days and time only, as Graph's durations (Edm.Duration: no years, months or weeks).
+_DURATION = re.compile(r"^P(?=[0-9]|T[0-9])([0-9]+D)?(T(?=[0-9])([0-9]+H)?([0-9]+M)?([0-9]+S)?)?$")
+_DATE_UNITS, _TIME_UNITS = ("D",), ("H", "M", "S")
 
 
 def _nonzero_duration_pattern() -> str:
     """`_DURATION` with at least one non-zero part, without look-arounds (for generators)."""
-    units = ("W", "D", "H", "M", "S")
+    units = _DATE_UNITS + _TIME_UNITS
     any_, zero, nonzero = "[0-9]+", "0+", "0*[1-9][0-9]*"
+    dates = len(_DATE_UNITS)
     branches = []
     for first in range(len(units)):  # the first unit whose value is not zero
         parts = []
         for index, unit in enumerate(units):
             value = zero if index < first else nonzero if index == first else any_
             parts.append(f"{value}{unit}" if index == first else f"(?:{value}{unit})?")
-        date, time = "".join(parts[:2]), "".join(parts[2:])
-        if first >= 2:
+        date, time = "".join(parts[:dates]), "".join(parts[dates:])
+        if first >= dates:
             branches.append(f"{date}T{time}")
             continue
-        after = [f"{any_}{u}" for u in units[2:]]
+        after = [f"{any_}{u}" for u in _TIME_UNITS]
         some_time = "|".join(
             "".join([after[i], *(f"(?:{a})?" for a in after[i + 1 :])]) for i in range(len(after))
         )
@@ -101,8 +103,23 @@ def _timestamp_text(value: object) -> object:
     return value
 
 
+def _whole_number(value: object) -> object:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+YEAR_PATTERN = "^[2-9][0-9]{3}-"  # RFC 3339 timestamps from the year 2000 on
+
+
 def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    if value.year < EARLIEST.year:
+        raise ValueError("must be in the year 2000 or later")
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00:00-05:00 is after the last datetime
+        raise ValueError("must be before the year 10000 in UTC") from None
 
 
 def format_utc(value: datetime) -> str:
@@ -117,6 +134,9 @@ def no_nul(value: str) -> str:
         raise ValueError(NUL_MESSAGE)
     return value
 
+
+JsonInt = Annotated[int, Strict(), BeforeValidator(_whole_number)]
+"""A JSON integer: 5 or 5.0 (JSON Schema's integer), never 5.5, "5" or true."""
 
 EntraDeviceId = Annotated[
     str,
@@ -144,7 +164,11 @@ UtcTimestamp = Annotated[
     BeforeValidator(_timestamp_text),
     AfterValidator(_to_utc),
     PlainSerializer(format_utc, return_type=str, when_used="json"),
-    Field(description="RFC 3339 timestamp with an offset", examples=["2026-12-01T08:00:00Z"]),
+    Field(
+        description="RFC 3339 timestamp with an offset, from the year 2000 on",
+        examples=["2026-12-01T08:00:00Z"],
+        json_schema_extra={"pattern": YEAR_PATTERN},
+    ),
 ]
 
 
@@ -194,8 +218,8 @@ def _model_schema_extra(schema: dict[str, Any], model: type[BaseModel]) -> None:
 
 
 class StrictModel(BaseModel):
-    """Request models: unknown fields are errors, text never holds NUL (numbers and booleans
-    use Strict* types)."""
+    """Request models: unknown fields are errors, text never holds NUL (integers are JsonInt,
+    booleans StrictBool: no `false` taken for a number)."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=_model_schema_extra)
 

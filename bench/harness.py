@@ -81,6 +81,12 @@ def common_arguments(parser: argparse.ArgumentParser) -> None:
         " check, which reads every rollout's audience from Graph, stays out of the figures)",
     )
     parser.add_argument(
+        "--page-size",
+        type=int,
+        help="the simulator's page size (default: its own, 100). Its member listings cost"
+        " O(audience) per page, so large audiences spend most of their time there",
+    )
+    parser.add_argument(
         "--json",
         type=Path,
         help="where to write the results (default: bench/results/<name>-<time>.json)",
@@ -282,6 +288,13 @@ class Simulator:
         result: dict[str, Any] = answer.json()
         return result
 
+    def configure(self, **settings: Any) -> dict[str, Any]:
+        """PATCH /_simulator/config (pageSize, synchronous, …); the whole configuration."""
+        answer = self.admin.patch("/_simulator/config", json=settings)
+        answer.raise_for_status()
+        result: dict[str, Any] = answer.json()
+        return result
+
     def clear_faults(self) -> None:
         """DELETE /_simulator/faults."""
         self.admin.delete("/_simulator/faults").raise_for_status()
@@ -318,6 +331,7 @@ class DirectGraph:
         token.raise_for_status()
         self.http.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
         self.retries = 0
+        self.last_write_seconds = 0.0
         self.catalog_entry_id = self._feature_entry(FEATURE_VERSION)
 
     def close(self) -> None:
@@ -373,6 +387,8 @@ class DirectGraph:
                 "audience": {"@odata.type": NS + "deploymentAudience", "id": audience},
             },
         ).json()["id"]
+        self.last_write_seconds = 0.0
+        started = time.perf_counter()
         for chunk in chunks(devices, self.ids_per_call):
             assets = [{"@odata.type": NS + "azureADDevice", "id": d} for d in chunk]
             self.call(
@@ -385,6 +401,7 @@ class DirectGraph:
                 f"{GRAPH_ROOT}/deployments/{deployment}/audience/{ACTION}updateAudience",
                 {"addMembers": assets},
             )
+        self.last_write_seconds = time.perf_counter() - started
         members = self.get_all(f"{GRAPH_ROOT}/deployments/{deployment}/audience/members")
         return deployment, len(members)
 
@@ -536,7 +553,10 @@ class Bench:
                 return False
 
         wait_until(up, 60, "the simulator")
-        return Simulator(url, ca, process, admin)
+        simulator = Simulator(url, ca, process, admin)
+        if self.args.page_size:
+            simulator.configure(pageSize=self.args.page_size)
+        return simulator
 
     def service_env(self, database_url: str, sim: Simulator, **extra: str) -> dict[str, str]:
         """The service's environment: live Graph at the simulator, this database."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -110,17 +109,21 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
     )
 
 
-def _served(scope: Scope) -> Iterator[tuple[re.Match[str], set[str]]]:
-    """Every route whose path template matches the request's path, with its methods."""
+def _served(scope: Scope) -> list[tuple[re.Match[str], set[str]]]:
+    """The routes serving the request's path, with their methods: of the path templates that
+    match it, the most specific (fewest parameters), as OpenAPI matches concrete paths first."""
     path = str(scope["path"])
     root = str(scope.get("root_path", ""))
     if root and path.startswith(root):
         path = path[len(root) :]
+    served = []
     for route in iter_route_contexts(scope["app"].routes):
         if route.path and route.methods:
             match = compile_path(route.path)[0].match(path)
             if match is not None:
-                yield match, set(route.methods)
+                served.append((match, set(route.methods)))
+    fewest = min((len(match.groupdict()) for match, _ in served), default=0)
+    return [(match, methods) for match, methods in served if len(match.groupdict()) == fewest]
 
 
 def allowed_methods(scope: Scope) -> list[str]:

@@ -1,16 +1,44 @@
-"""The OpenAPI document: FastAPI's, with every error documented as an RFC 9457 problem."""
+"""The OpenAPI document: FastAPI's, made true to what the service does.
+
+Every error is documented as an RFC 9457 problem, on every operation that can answer it; PATCH
+bodies may be merge patches; free-text parameters say they refuse NUL (as the middleware does);
+every operation takes `X-Request-ID`; and links say which operations take the id a response
+returns (for clients and for stateful tests).
+"""
 
 from __future__ import annotations
 
+from copy import deepcopy
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from app.api.problems import PROBLEM_MEDIA_TYPE
+from app.api.error_handlers import MERGE_PATCH_MEDIA_TYPE
+from app.api.middleware import REQUEST_ID_PATTERN
+from app.api.problems import PROBLEM_DESCRIPTIONS, PROBLEM_MEDIA_TYPE
+from app.api_types import REQUEST_ID_MAX_LENGTH, document_no_nul
 
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 _FASTAPI_VALIDATION = "#/components/schemas/HTTPValidationError"
+_REQUEST_ID_REF = {"$ref": "#/components/parameters/RequestId"}
+_REQUEST_ID_PARAMETER: dict[str, Any] = {
+    "name": "X-Request-ID",
+    "in": "header",
+    "required": False,
+    "description": "Your id for this request; echoed in `X-Request-ID`, the logs, the audit"
+    " event and Graph's `client-request-id`. Other characters get a fresh id instead; a NUL or"
+    f" more than {REQUEST_ID_MAX_LENGTH} characters is 422.",
+    "schema": {"type": "string", "pattern": REQUEST_ID_PATTERN},
+}
+
+# (operationId, status, path parameter): the response's `id` is that parameter of every
+# operation whose path has it — a created rollout's id, an audience change's operation id.
+LINKS: tuple[tuple[str, str, str], ...] = (
+    ("createRollout", "201", "rolloutId"),
+    ("changeAudience", "202", "operationId"),
+    ("changeAudience", "200", "operationId"),
+)
 
 
 def _problem_only(status: str, response: dict[str, Any]) -> None:
@@ -18,9 +46,62 @@ def _problem_only(status: str, response: dict[str, Any]) -> None:
     content = response.get("content", {})
     json_schema = content.get("application/json", {}).get("schema", {})
     if json_schema.get("$ref") == _FASTAPI_VALIDATION:
-        response["description"] = "Well-formed but invalid (each bad field is named)"
+        response["description"] = PROBLEM_DESCRIPTIONS[422]
     if status.startswith(("4", "5")):
         response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": _PROBLEM_REF}}
+
+
+def _possible_problems(path: str, operation: dict[str, Any]) -> set[int]:
+    """The problems any operation of this shape can answer, whatever its route declared."""
+    statuses = {422}  # a NUL in any header, query parameter or path parameter
+    if path.startswith("/v1/"):
+        statuses.add(503)  # the database
+    if "requestBody" in operation:
+        statuses |= {400, 413, 415, 422}
+    names = {p.get("name") for p in operation.get("parameters", []) if "name" in p}
+    if "cursor" in names:
+        statuses.add(400)
+    return statuses
+
+
+def _document_problems(path: str, operation: dict[str, Any]) -> None:
+    responses = operation.setdefault("responses", {})
+    for status in sorted(_possible_problems(path, operation)):
+        responses.setdefault(str(status), {"description": PROBLEM_DESCRIPTIONS[status]})
+    for status, response in responses.items():
+        _problem_only(status, response)
+
+
+def _merge_patch_body(method: str, operation: dict[str, Any]) -> None:
+    """A PATCH body may also be sent as application/merge-patch+json (RFC 7396)."""
+    content = operation.get("requestBody", {}).get("content", {})
+    if method == "patch" and "application/json" in content:
+        content[MERGE_PATCH_MEDIA_TYPE] = deepcopy(content["application/json"])
+
+
+def _document_parameters(operation: dict[str, Any]) -> None:
+    for parameter in operation.get("parameters", []):
+        if "schema" in parameter:
+            document_no_nul(parameter["schema"])
+    operation.setdefault("parameters", []).append(_REQUEST_ID_REF)
+
+
+def _path_parameters(operation: dict[str, Any]) -> set[str]:
+    return {p["name"] for p in operation.get("parameters", []) if p.get("in") == "path"}
+
+
+def _add_links(operations: dict[str, dict[str, Any]]) -> None:
+    for source, status, parameter in LINKS:
+        response = operations.get(source, {}).get("responses", {}).get(status)
+        if response is None:
+            continue
+        links = response.setdefault("links", {})
+        for target, operation in sorted(operations.items()):
+            if parameter in _path_parameters(operation):
+                links[target[0].upper() + target[1:]] = {
+                    "operationId": target,
+                    "parameters": {parameter: "$response.body#/id"},
+                }
 
 
 def build_openapi(app: FastAPI) -> dict[str, Any]:
@@ -34,11 +115,17 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         routes=app.routes,
         tags=app.openapi_tags,
     )
-    for operations in document.get("paths", {}).values():
-        for operation in operations.values():
-            for status, response in operation.get("responses", {}).items():
-                _problem_only(status, response)
-    schemas = document.get("components", {}).get("schemas", {})
+    by_id: dict[str, dict[str, Any]] = {}
+    for path, operations in document.get("paths", {}).items():
+        for method, operation in operations.items():
+            _document_problems(path, operation)
+            _merge_patch_body(method, operation)
+            _document_parameters(operation)
+            by_id[operation.get("operationId", "")] = operation
+    _add_links(by_id)
+    components = document.setdefault("components", {})
+    components.setdefault("parameters", {})["RequestId"] = _REQUEST_ID_PARAMETER
+    schemas = components.get("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
     app.openapi_schema = document

@@ -10,7 +10,6 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
-    StrictInt,
     model_validator,
 )
 from pydantic.json_schema import SkipJsonSchema
@@ -21,6 +20,7 @@ from app.api_types import (
     VERSION_MAX_LENGTH,
     DeviceIdList,
     IsoDuration,
+    JsonInt,
     Name,
     Reason,
     StrictModel,
@@ -82,9 +82,14 @@ class FeatureUpdateRef(StrictModel):
 
     kind: Literal["feature"]
     version: str | None = Field(
-        default=None, max_length=VERSION_MAX_LENGTH, examples=["Windows 11, version 24H2"]
+        default=None,
+        min_length=1,
+        max_length=VERSION_MAX_LENGTH,
+        examples=["Windows 11, version 24H2"],
     )
-    catalogEntryId: str | None = Field(default=None, max_length=CATALOG_ENTRY_ID_MAX_LENGTH)
+    catalogEntryId: str | None = Field(
+        default=None, min_length=1, max_length=CATALOG_ENTRY_ID_MAX_LENGTH
+    )
 
     @model_validator(mode="after")
     def _exactly_one_reference(self) -> FeatureUpdateRef:
@@ -104,7 +109,7 @@ class QualityUpdateRef(StrictModel):
     }
 
     kind: Literal["quality"]
-    catalogEntryId: str = Field(max_length=CATALOG_ENTRY_ID_MAX_LENGTH)
+    catalogEntryId: str = Field(min_length=1, max_length=CATALOG_ENTRY_ID_MAX_LENGTH)
     expedite: StrictBool = Field(default=False, description="install as soon as possible")
     readinessTest: StrictBool = Field(
         default=False, description="an expedite readiness test only (needs expedite)"
@@ -125,7 +130,7 @@ MAX_DEVICES_PER_WAVE = 1_000_000
 class Waves(StrictModel):
     """Offer the update to `devicesPerWave` devices every `every`."""
 
-    devicesPerWave: StrictInt = Field(ge=1, le=MAX_DEVICES_PER_WAVE, examples=[100])
+    devicesPerWave: JsonInt = Field(ge=1, le=MAX_DEVICES_PER_WAVE, examples=[100])
     every: IsoDuration = "P1D"
 
 
@@ -175,7 +180,7 @@ class MonitoringRule(StrictModel):
     }
 
     signal: Literal["rollback", "ineligible"]
-    thresholdPercent: StrictInt = Field(ge=1, le=100, examples=[5])
+    thresholdPercent: JsonInt = Field(ge=1, le=100, examples=[5])
     action: Literal["pause", "alert", "offerFallback"]
 
     @model_validator(mode="after")
@@ -192,7 +197,7 @@ class UserExperience(StrictModel):
     """How the update is offered to the person at the device."""
 
     offerAsOptional: StrictBool | None = Field(default=None, description="optional, not required")
-    daysUntilForcedReboot: StrictInt | None = Field(default=None, ge=0, le=30)
+    daysUntilForcedReboot: JsonInt | None = Field(default=None, ge=0, le=30)
 
 
 class Safeguards(StrictModel):
@@ -227,7 +232,7 @@ class RolloutCreate(RolloutSettings):
 class WavesChange(Waves):
     """Waves in a merge patch: only the parts given change (devicesPerWave cannot be null)."""
 
-    devicesPerWave: StrictInt = Field(  # type: ignore[assignment]
+    devicesPerWave: JsonInt = Field(  # type: ignore[assignment]
         default=None, ge=1, le=MAX_DEVICES_PER_WAVE, examples=[100]
     )
 

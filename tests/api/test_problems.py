@@ -72,6 +72,8 @@ async def test_wrong_method_is_a_405_problem_with_allow(client: httpx.AsyncClien
         ("POST", "/v1/rollouts/6f1c2a4e-8b3d-4f5a-9c7e-2d1b0a9f8e7d", "DELETE, GET, PATCH"),
         ("DELETE", "/v1/rollouts", "GET, POST"),
         ("GET", "/v1/rollouts/x/pause", "POST"),
+        # A concrete path wins over a template, as in OpenAPI: /release is not a device id.
+        ("PUT", "/v1/devices/release", "POST"),
     ],
 )
 async def test_a_405_lists_every_method_the_path_serves(

@@ -236,16 +236,30 @@ async def test_a_value_the_database_refuses_is_not_reported_as_unavailable(app: 
     assert await table_counts(app) == (0, 0)
 
 
-async def test_only_an_unreachable_database_is_a_503(clean_database: str) -> None:
-    dead = make_settings("postgresql+psycopg://postgres@127.0.0.1:1/nothing")
-    application = create_app(dead)
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-            response = await http.get("/v1/rollouts")
-    assert response.status_code == 503
-    assert response.json()["type"] == "urn:problem:database-unavailable"
-    assert is_connection_failure(OperationalError("SELECT 1", {}, Exception("gone")))
+class _FailingSession:
+    """A session whose commit fails as `error` (the unit of work's view of the database)."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+        self.rolled_back = False
+
+    async def commit(self) -> None:
+        raise self.error
+
+    async def rollback(self) -> None:
+        self.rolled_back = True
+
+
+async def test_only_an_unreachable_database_is_a_503() -> None:
+    unreachable = _FailingSession(OperationalError("COMMIT", {}, Exception("server closed")))
+    with pytest.raises(DatabaseUnavailable):
+        await UnitOfWork(unreachable).commit()  # type: ignore[arg-type]
+    assert unreachable.rolled_back
+
+    refused = _FailingSession(DataError("INSERT", {}, Exception("NUL")))
+    with pytest.raises(DataError):
+        await UnitOfWork(refused).commit()  # type: ignore[arg-type]
+    assert refused.rolled_back
 
 
 # ---- one source of limits: the API models, sized like the database columns ----

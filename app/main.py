@@ -24,7 +24,7 @@ from app.db import create_engine, create_sessionmaker
 from app.embedded_db import start_embedded_postgres, stop_embedded_postgres
 from app.graph.factory import build_graph_client
 from app.jobs.queue import build_queue, opened
-from app.jobs.wiring import WORKER_JOBS, job_services
+from app.jobs.wiring import WORKER_JOBS, command_executor, job_services
 from app.jobs.worker import InProcessWorker, build_worker
 from app.logging_setup import configure_logging
 from app.migrate import upgrade_to_head
@@ -98,6 +98,7 @@ def build_lifespan(
             catalog=CatalogService(graph, ttl_seconds=settings.catalog_cache_seconds, clock=clock),
             queue=queue,
             operations=OperationTracker(sessionmaker),
+            commands=command_executor(settings, sessionmaker, graph, queue, clock),
             simulator=simulator_app.state.simulator if simulator_app is not None else None,
             clock=clock,
         )

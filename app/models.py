@@ -2,6 +2,7 @@
 
 from app.audience.models import AudienceDevice
 from app.audit.models import AuditEvent
+from app.commands.models import Command
 from app.devices.models import ManagedDevice
 from app.operations.models import Operation, OperationItem
 from app.rollouts.models import Rollout
@@ -9,6 +10,7 @@ from app.rollouts.models import Rollout
 __all__ = [
     "AudienceDevice",
     "AuditEvent",
+    "Command",
     "ManagedDevice",
     "Operation",
     "OperationItem",

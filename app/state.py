@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     import procrastinate
 
     from app.catalog.service import CatalogService
+    from app.commands.executor import CommandExecutor
     from app.graph.client import GraphClient
     from app.jobs.services import JobServices
     from app.operations.tracking import OperationTracker
@@ -37,6 +38,7 @@ class AppState:
     catalog: CatalogService
     queue: procrastinate.App
     operations: OperationTracker
+    commands: CommandExecutor
     simulator: Any = None
     # The services of the worker running inside this process (RUN_WORKER=true), else None.
     jobs: JobServices | None = None

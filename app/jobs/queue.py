@@ -11,7 +11,7 @@ from typing import Any
 import procrastinate
 import psycopg_pool
 
-from app.jobs.tasks import QUEUE, RUN_OPERATION, blueprint
+from app.jobs.tasks import EXECUTE_COMMAND, QUEUE, RUN_OPERATION, blueprint
 from app.unit_of_work import UnitOfWork
 
 POOL_SIZE = 4
@@ -67,6 +67,18 @@ async def defer_operation(
     await task.configure(
         queue=QUEUE, lock=operation_lock(rollout_id), connection=connection
     ).defer_async(operation_id=str(operation_id))
+
+
+async def defer_command(
+    queue: procrastinate.App, uow: UnitOfWork, command_id: uuid.UUID, *, after_seconds: float
+) -> None:
+    """Queue the job that runs a command should its requester not (it died first), after the
+    requester's lease would have run out; in the unit of work's transaction."""
+    connection = await _driver_connection(uow)
+    task = queue.tasks[f"autopatch:{EXECUTE_COMMAND}"]
+    await task.configure(
+        queue=QUEUE, schedule_in={"seconds": int(after_seconds) + 1}, connection=connection
+    ).defer_async(command_id=str(command_id))
 
 
 async def _driver_connection(uow: UnitOfWork) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from app.commands.executor import CommandExecutor
 from app.operations.executor import OperationExecutor
 
 
@@ -13,6 +14,7 @@ class JobServices:
     """The executor of operations, and what the periodic sweep settles and checks."""
 
     executor: OperationExecutor
+    commands: CommandExecutor
     settle_creations: Callable[[], Awaitable[object]]
     reconcile_drift: Callable[[], Awaitable[int]]
     reconcile_interval_seconds: float

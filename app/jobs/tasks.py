@@ -10,12 +10,14 @@ import uuid
 import procrastinate
 from procrastinate import JobContext
 
+from app.graph.errors import GraphError
 from app.jobs.services import JobServices
 
 log = logging.getLogger(__name__)
 
 QUEUE = "graph"
 RUN_OPERATION = "run_operation"
+EXECUTE_COMMAND = "execute_command"
 SWEEP = "sweep"
 # A job whose worker sent no heartbeat for this long is retried by another worker.
 STALLED_AFTER_SECONDS = 6.0
@@ -31,6 +33,26 @@ def services_of(context: JobContext) -> JobServices:
 async def run_operation(context: JobContext, operation_id: str) -> None:
     """Apply one operation to the end (resumable: what a previous attempt did is not redone)."""
     await services_of(context).executor.apply(uuid.UUID(operation_id))
+
+
+async def execute_command(context: JobContext, command_id: str) -> None:
+    """Run a command its requester did not finish (it died, or Graph's outcome was unclear):
+    again later while another executor still holds it, never twice at once."""
+    services = services_of(context)
+    command = uuid.UUID(command_id)
+    try:
+        done = await services.commands.execute(command)
+    except GraphError as error:
+        log.warning("command %s failed at Graph: %s", command_id, error)
+        return
+    if done is None and await services.commands.unfinished(command):
+        await (
+            context.app.tasks[context.task.name]
+            .configure(
+                queue=QUEUE, schedule_in={"seconds": int(services.commands.lease_seconds) + 1}
+            )
+            .defer_async(command_id=command_id)
+        )
 
 
 async def sweep(context: JobContext, timestamp: int) -> None:
@@ -64,6 +86,7 @@ def blueprint() -> procrastinate.Blueprint:
         # An outage of the database or a crash of the task itself: try again, backing off.
         retry=procrastinate.RetryStrategy(max_attempts=20, exponential_wait=2),
     )(run_operation)
+    tasks.task(name=EXECUTE_COMMAND, queue=QUEUE, pass_context=True)(execute_command)
     tasks.periodic(cron=f"* * * * * */{SWEEP_SECONDS}")(
         tasks.task(name=SWEEP, queue=QUEUE, pass_context=True)(sweep)
     )

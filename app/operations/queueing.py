@@ -3,13 +3,10 @@ never run."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import procrastinate
 from sqlalchemy import select
 
 from app.jobs.queue import defer_operation
-from app.operations.abandon import abandon_operation
 from app.operations.models import Operation
 from app.rollouts.models import Rollout
 from app.unit_of_work import UnitOfWork
@@ -35,15 +32,3 @@ async def queue_operations_of(queue: procrastinate.App, uow: UnitOfWork, rollout
     """Queue the rollout's unfinished operations, oldest first (its deployment now exists)."""
     for operation in await _unfinished(uow, rollout):
         await queue_operation(queue, uow, operation)
-
-
-async def abandon_operations_of(uow: UnitOfWork, rollout: Rollout, now: datetime) -> None:
-    """End the unfinished operations of a rollout Graph never created: nothing was sent."""
-    for operation in await _unfinished(uow, rollout):
-        await abandon_operation(
-            uow,
-            operation,
-            code="notAttempted",
-            message="not sent: Graph never created the rollout's deployment",
-            now=now,
-        )

@@ -9,14 +9,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit.recorder import AuditRecorder
 from app.change_context import ChangeContext
+from app.commands.models import Command
 from app.graph.client import GraphClient
 from app.graph.errors import GraphError
-from app.operations.queueing import abandon_operations_of, queue_operations_of
+from app.operations.abandon import abandon_operations_of
+from app.operations.queueing import queue_operations_of
 from app.rollouts.models import Rollout
 from app.rollouts.status import RolloutStatus
 from app.rollouts.views import graph_state_record
@@ -57,7 +59,14 @@ async def reconcile_creating_rollouts(
         uow = UnitOfWork(session)
         rows = await session.execute(
             select(Rollout)
-            .where(Rollout.status == RolloutStatus.CREATING, Rollout.updated_at <= cutoff)
+            .where(
+                Rollout.status == RolloutStatus.CREATING,
+                Rollout.updated_at <= cutoff,
+                # A create command still held or queued settles its rollout itself.
+                ~exists().where(
+                    Command.rollout_id == Rollout.id, Command.status.in_(("queued", "running"))
+                ),
+            )
             .order_by(Rollout.created_at)
             .with_for_update(skip_locked=True)
         )
@@ -67,7 +76,7 @@ async def reconcile_creating_rollouts(
                 adopted.append(rollout.id)
                 await queue_operations_of(services.queue, uow, rollout)
             elif rollout.status == RolloutStatus.FAILED:
-                await abandon_operations_of(uow, rollout, services.clock())
+                await abandon_operations_of(uow, rollout.id, services.clock())
         await uow.commit()
     return adopted
 

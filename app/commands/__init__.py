@@ -1,0 +1,1 @@
+"""Commands: every synchronous Graph write (create, state, settings, delete) as a durable row."""

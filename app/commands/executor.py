@@ -1,0 +1,221 @@
+"""The command executor: claim a command (a lease), call Graph holding no transaction, record the
+outcome, its audit event and the rollout's transition in one transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.audit.models import AuditEvent
+from app.audit.recorder import AuditRecorder, OutcomeNotRecorded, graph_error_detail
+from app.change_context import ChangeContext
+from app.commands import kinds
+from app.commands.models import Command
+from app.graph.client import GraphClient
+from app.graph.errors import GraphError
+from app.graph.results import GraphResult
+from app.operations.abandon import abandon_operations_of
+from app.problems import DatabaseUnavailable
+from app.request_context import request_id_var
+from app.rollouts.models import Rollout
+from app.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+FINISHED = ("succeeded", "failed")
+_CLAIM = text(
+    "UPDATE commands SET status = 'running', attempts = attempts + 1,"
+    " lease_until = now() + make_interval(secs => :lease)"
+    " WHERE id = :id AND (status = 'queued' OR (status = 'running' AND lease_until < now()))"
+    " RETURNING id"
+)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A command this executor holds, and what its Graph call needs."""
+
+    command: Command
+    target: kinds.Target
+
+
+class CommandExecutor:
+    """Runs commands, in the request that asked (synchronous routes) or in a worker's job."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        graph: GraphClient,
+        *,
+        lease_seconds: float,
+        clock: Callable[[], datetime],
+        on_created: Callable[[UnitOfWork, Rollout], Any] | None = None,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.graph = graph
+        self.lease_seconds = lease_seconds
+        self.clock = clock
+        self.on_created = on_created
+
+    async def execute(self, command_id: uuid.UUID) -> Command | None:
+        """Run the command if it is free (queued, or its holder's lease ran out) and return it
+        finished; None when another executor holds it. GraphError when Graph refused (after the
+        outcome was recorded)."""
+        claimed = await self._claim(command_id)
+        if claimed is None:
+            return None
+        command = claimed.command
+        token = request_id_var.set(command.request_id)
+        try:
+            try:
+                result = await kinds.call(
+                    self.graph, command.kind, command.payload, claimed.target, self._anchor(command)
+                )
+            except GraphError as error:
+                error.context.setdefault("rolloutId", str(command.rollout_id))
+                await self._record_failure(command, error)
+                raise
+            return await self._record_success(command, result)
+        finally:
+            request_id_var.reset(token)
+
+    async def _claim(self, command_id: uuid.UUID) -> Claimed | None:
+        async with self.sessionmaker() as session:
+            claimed = await session.execute(_CLAIM, {"id": command_id, "lease": self.lease_seconds})
+            if claimed.first() is None:
+                await session.rollback()
+                return None
+            await session.commit()
+            command = await session.get(Command, command_id)
+            assert command is not None
+            rollout = await session.get(Rollout, command.rollout_id)
+            assert rollout is not None
+            target = kinds.Target(
+                deployment_id=rollout.graph_deployment_id,
+                update_kind=rollout.update_kind,
+                anchor=command.anchor,
+            )
+            return Claimed(command, target)
+
+    def _anchor(self, command: Command) -> kinds.SaveAnchor:
+        """Record a create's pre-created audience id before the deployment is asked for."""
+
+        async def save(audience_id: str) -> None:
+            async with self.sessionmaker() as session:
+                await session.execute(
+                    update(Command).where(Command.id == command.id).values(anchor=audience_id)
+                )
+                await session.execute(
+                    update(Rollout)
+                    .where(Rollout.id == command.rollout_id)
+                    .values(graph_audience_id=audience_id)
+                )
+                await UnitOfWork(session).commit()
+
+        return save
+
+    def _context(self, command: Command) -> ChangeContext:
+        return ChangeContext(
+            actor=command.actor,
+            ticket=command.ticket,
+            reason=command.reason,
+            request_id=command.request_id,
+        )
+
+    async def _close(
+        self,
+        uow: UnitOfWork,
+        command: Command,
+        outcome: str,
+        request_ids: list[str],
+        detail: dict[str, Any] | None,
+    ) -> None:
+        """The audit event closing the command's intent, and the command's own end."""
+        intent = (
+            await uow.session.get(AuditEvent, command.intent_event_id)
+            if command.intent_event_id is not None
+            else None
+        )
+        AuditRecorder(uow, self._context(command)).record(
+            action=command.action,
+            outcome=outcome,
+            rollout_id=command.rollout_id,
+            intent=intent,
+            graph_request_ids=request_ids,
+            detail=detail,
+        )
+        await uow.session.execute(
+            update(Command)
+            .where(Command.id == command.id)
+            .values(status=outcome, result=detail, finished_at=self.clock(), lease_until=None)
+        )
+
+    async def _record_success(self, command: Command, result: GraphResult[Any]) -> Command:
+        try:
+            async with self.sessionmaker() as session:
+                uow = UnitOfWork(session)
+                rollout = await session.get(Rollout, command.rollout_id, with_for_update=True)
+                assert rollout is not None
+                detail = kinds.succeeded(
+                    command.kind, command.payload, rollout, result.value, self.clock()
+                )
+                if command.kind == kinds.CREATE and self.on_created is not None:
+                    await self.on_created(uow, rollout)
+                await self._close(uow, command, "succeeded", list(result.request_ids), detail)
+                await uow.commit()
+        except (DatabaseUnavailable, DBAPIError) as exc:
+            # Graph made the change; the lease runs out and the command runs again, adopting it.
+            raise OutcomeNotRecorded(
+                f"Graph accepted {command.action} (request ids"
+                f" {', '.join(result.request_ids)}) but the outcome could not be recorded; the"
+                " service records it when the command runs again.",
+                rolloutId=str(command.rollout_id),
+                graphRequestId=result.request_ids[-1] if result.request_ids else None,
+            ) from exc
+        command.status = "succeeded"
+        return command
+
+    async def _record_failure(self, command: Command, error: GraphError) -> None:
+        """A refusal is recorded as `failed`; an ambiguous failure leaves the command held until
+        its lease runs out, when it runs again (a create then adopts what it finds)."""
+        if error.outcome_unknown:
+            log.warning("command %s: outcome unknown, retried later: %s", command.id, error)
+            return
+        async with self.sessionmaker() as session:
+            uow = UnitOfWork(session)
+            rollout = await session.get(Rollout, command.rollout_id, with_for_update=True)
+            assert rollout is not None
+            kinds.failed(command.kind, rollout, error)
+            if command.kind == kinds.CREATE and rollout.status == "failed":
+                await abandon_operations_of(uow, rollout.id, self.clock())
+            await self._close(
+                uow, command, "failed", list(error.request_ids), graph_error_detail(error)
+            )
+            await uow.commit()
+
+    async def unfinished(self, command_id: uuid.UUID) -> bool:
+        """Is the command still queued or held?"""
+        async with self.sessionmaker() as session:
+            command = await session.get(Command, command_id)
+            return command is not None and command.status not in FINISHED
+
+    async def wait(self, command_id: uuid.UUID, seconds: float) -> Command | None:
+        """The command once finished by whoever holds it, or None after `seconds`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while loop.time() < deadline:
+            async with self.sessionmaker() as session:
+                command = await session.get(Command, command_id)
+            if command is not None and command.status in FINISHED:
+                return command
+            await asyncio.sleep(0.05)
+        return None

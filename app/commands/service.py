@@ -1,0 +1,53 @@
+"""Asking for a Graph write: the command row, its audit intent and its safety-net job, in the
+request's one transaction."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import procrastinate
+
+from app.audit.recorder import AuditRecorder
+from app.change_context import ChangeContext
+from app.commands.models import Command
+from app.jobs.queue import defer_command
+from app.unit_of_work import UnitOfWork
+
+
+async def enqueue(
+    uow: UnitOfWork,
+    queue: procrastinate.App,
+    context: ChangeContext,
+    *,
+    rollout_id: uuid.UUID,
+    kind: str,
+    action: str,
+    payload: dict[str, Any],
+    detail: dict[str, Any],
+    lease_seconds: float,
+) -> Command:
+    """Record the command and its `requested` audit event (not committed: the caller commits
+    once). Its job runs it after `lease_seconds` should the caller die before running it."""
+    intent = AuditRecorder(uow, context).record(
+        action=action, outcome="requested", rollout_id=rollout_id, detail=detail
+    )
+    await uow.session.flush()
+    command = Command(
+        id=uuid.uuid4(),
+        kind=kind,
+        rollout_id=rollout_id,
+        action=action,
+        payload=payload,
+        status="queued",
+        attempts=0,
+        intent_event_id=intent.id,
+        actor=context.actor,
+        ticket=context.ticket,
+        reason=context.reason,
+        request_id=context.request_id,
+    )
+    uow.session.add(command)
+    await uow.session.flush()
+    await defer_command(queue, uow, command.id, after_seconds=lease_seconds)
+    return command

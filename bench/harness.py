@@ -504,6 +504,18 @@ class Bench:
             row = admin.execute("SHOW server_version").fetchone()
         return str(row[0]) if row else "unknown"
 
+    def postgres_cpu_seconds(self) -> float:
+        """CPU time so far of the PostgreSQL backends serving this benchmark's databases (their
+        process titles name the database; a backend that has exited no longer counts)."""
+        total = 0.0
+        for process in psutil.process_iter(["cmdline"]):
+            title = " ".join(process.info["cmdline"] or [])
+            if title.startswith("postgres:") and any(f" {d} " in title for d in self.databases):
+                with contextlib.suppress(psutil.Error):
+                    times = process.cpu_times()
+                    total += times.user + times.system
+        return total
+
     def sql(self, database_url: str, statement: str, params: Sequence[Any] = ()) -> list[Any]:
         """Run one statement on a database; the rows it returns, if any."""
         with psycopg.connect(_libpq(database_url), autocommit=True) as conn:

@@ -77,12 +77,13 @@ def main() -> int:
         devices = harness.device_ids(args.devices)
         worker_rss_before = worker.rss()
         worker_cpu_before, api_cpu_before = worker.cpu_seconds(), api.cpu_seconds()
-        sim_cpu_before = sim.process.cpu_seconds()
+        sim_cpu_before, pg_before = sim.process.cpu_seconds(), bench.postgres_cpu_seconds()
         with PeakSampler(worker, every=0.1) as worker_peak, PeakSampler(api, every=0.2) as api_peak:
             run = harness.create_through_api(
                 http, devices, timeout=args.timeout, poll=args.poll, name="bench many devices"
             )
         sim_cpu = sim.process.cpu_seconds() - sim_cpu_before
+        pg_cpu = bench.postgres_cpu_seconds() - pg_before
         counters = sim.counters()
         member_pages = len(
             sim.admin.get("/_simulator/calls?method=GET&pathContains=/members").json()["value"]
@@ -120,6 +121,7 @@ def main() -> int:
             "ratioTarget": TARGET_RATIO,
             "ratioMet": ratio <= TARGET_RATIO,
             "simulatorCpuSeconds": sim_cpu,
+            "postgresCpuSeconds": pg_cpu,
             "memberPageReads": member_pages,
             "pageSize": args.page_size,
             "ratioWithoutSimulatorCpu": adjusted,
@@ -165,6 +167,7 @@ def main() -> int:
                     verdict(peak_mb, TARGET_RSS_MB, at_most=True),
                 ],
                 ["worker RSS before MB", summary["workerRssBeforeMB"], "", ""],
+                ["PostgreSQL CPU seconds", pg_cpu, "", ""],
                 ["worker CPU seconds", summary["workerCpuSeconds"], "", ""],
                 [
                     "API CPU seconds / peak RSS MB",

@@ -20,7 +20,7 @@ from app.rollouts.create import create_rollout
 from app.rollouts.drift import find_drift
 from app.rollouts.drift_schemas import DriftReport
 from app.rollouts.ending import release_or_warn
-from app.rollouts.lifecycle import change_state, delete_rollout, refresh_state
+from app.rollouts.lifecycle import change_state, delete_rollout, read_rollout
 from app.rollouts.models import Rollout
 from app.rollouts.patch import patch_rollout
 from app.rollouts.schemas import (
@@ -51,6 +51,8 @@ def services_for(state: AppState, uow: UnitOfWork) -> RolloutServices:
         catalog=state.catalog,
         clock=state.clock,
         require_ticket=state.settings.require_ticket,
+        queue=state.queue,
+        commands=state.commands,
     )
 
 
@@ -95,9 +97,7 @@ async def create_rollout_route(
     context = change_context(caller, body.ticket, body.reason)
     rollout, operation = await create_rollout(services_for(state, uow), context, body)
     operation_view = None
-    if operation is not None:
-        if rollout.status == "active":  # still creating: adopting it queues the operation
-            await queue_operation(state.queue, uow, operation)
+    if operation is not None:  # queued by the create command once Graph has the deployment
         await uow.session.refresh(operation)
         operation_view = await operation_out(uow.session, operation)
     response.headers["Location"] = f"/v1/rollouts/{rollout.id}"
@@ -130,9 +130,9 @@ async def list_rollouts(
 async def get_rollout(rolloutId: str, state: AppStateDep, uow: UowDep) -> RolloutOut:
     """One rollout, with its state read from Graph now: `effective` (scheduled, offering,
     paused, faulted, archived), `requested` (none, paused, archived) and Graph's `reasons`.
-    A change Graph reports that the service did not make is recorded in the audit log."""
-    rollout = await repository.get_or_404(uow.session, rolloutId, lock=True)
-    await refresh_state(services_for(state, uow), rollout)
+    A change Graph reports that the service did not make is recorded in the audit log.
+    Reads take no lock: a change made while Graph is read wins over what the read saw."""
+    rollout = await read_rollout(services_for(state, uow), rolloutId)
     return await _out(uow, rollout)
 
 

@@ -185,9 +185,10 @@ class CommandExecutor:
         return command
 
     async def _record_failure(self, command: Command, error: GraphError) -> None:
-        """A refusal is recorded as `failed`; an ambiguous failure leaves the command held until
-        its lease runs out, when it runs again (a create then adopts what it finds)."""
-        if error.outcome_unknown:
+        """A failure is recorded as `failed` (with `outcomeUnknown` when Graph may have applied
+        it: the drift check then reports what Graph did). An ambiguous create instead stays held
+        until its lease runs out and runs again, adopting the deployment its anchor finds."""
+        if error.outcome_unknown and command.kind == kinds.CREATE:
             log.warning("command %s: outcome unknown, retried later: %s", command.id, error)
             return
         async with self.sessionmaker() as session:

@@ -8,8 +8,9 @@ from typing import Any
 
 from app.audit.recorder import AuditRecorder
 from app.change_context import ChangeContext
+from app.commands import kinds
+from app.commands.run import run_command
 from app.graph.errors import GraphNotFound
-from app.graph.results import GraphResult
 from app.graph.specs import RequestedState
 from app.graph.wire import Deployment
 from app.rollouts.errors import (
@@ -19,12 +20,12 @@ from app.rollouts.errors import (
 )
 from app.rollouts.models import Rollout
 from app.rollouts.observed import ObservedState
+from app.rollouts.repository import get_or_404, lock_if_unchanged
 from app.rollouts.service import (
     RolloutServices,
     check_ticket,
 )
 from app.rollouts.status import RolloutStatus
-from app.rollouts.views import graph_state_record
 
 STATE_ACTIONS: dict[str, RequestedState] = {
     "pause": "paused",
@@ -74,12 +75,29 @@ def record_observation(
 
 
 async def refresh_state(services: RolloutServices, rollout: Rollout) -> Deployment | None:
-    """Read the deployment's state from Graph, recording changes made outside the service."""
+    """Read the deployment's state from Graph, recording changes made outside the service.
+
+    For callers that hold the rollout's row lock (they change it next); reads use read_rollout.
+    """
     observation = await observe(services, rollout)
     if observation is None:
         return None
     record_observation(services, rollout, observation)
     return observation.deployment
+
+
+async def read_rollout(services: RolloutServices, rollout_id: str) -> Rollout:
+    """The rollout with its state read from Graph now, with no row lock and no database
+    connection held while Graph answers: the row is read and the transaction ended, Graph is
+    read, and what it showed is recorded only if the row has not changed meanwhile
+    (repository.lock_if_unchanged); otherwise the newer record stands."""
+    session = services.uow.session
+    rollout = await get_or_404(session, rollout_id)
+    await services.uow.commit()  # ends the read: the connection goes back to the pool
+    observation = await observe(services, rollout)
+    if observation is not None and (unchanged := await lock_if_unchanged(session, rollout)):
+        record_observation(services, unchanged, observation)
+    return rollout
 
 
 def _public_state(record: dict[str, Any]) -> dict[str, Any]:
@@ -126,27 +144,14 @@ async def change_state(
     requested = STATE_ACTIONS[action]
     if action != "archive" and (rollout.graph_state or {}).get("requested") == requested:
         return False
-    assert rollout.graph_deployment_id is not None
-    deployment_id = rollout.graph_deployment_id
-
-    async def call() -> GraphResult[Deployment | None]:
-        return await services.graph.set_requested_state(deployment_id, requested)
-
-    async def succeeded(deployment: Deployment | None) -> dict[str, Any]:
-        if deployment is not None and deployment.state is not None:
-            rollout.graph_state = graph_state_record(deployment, services.clock())
-        else:
-            rollout.graph_state = {**(rollout.graph_state or {}), "requested": requested}
-        if requested == "archived":
-            rollout.ended_at = rollout.ended_at or services.clock()
-        return {"state": _public_state(rollout.graph_state)}
-
-    await AuditRecorder(services.uow, context).graph_write(
+    await run_command(
+        services,
+        context,
+        rollout,
+        kind=kinds.SET_STATE,
         action=f"rollout.{action}",
-        rollout_id=rollout.id,
+        payload={"requested": requested},
         detail={"requestedState": requested},
-        call=call,
-        on_success=succeeded,
     )
     return True
 
@@ -157,33 +162,19 @@ async def delete_rollout(
     """Delete the Graph deployment; the rollout stays readable. False if already deleted."""
     check_ticket(services, context)
     await refresh_state(services, rollout)  # a deployment deleted outside is settled, not a 502
-    if rollout.status == "deleted":
+    if rollout.status == RolloutStatus.DELETED:
         return False
-    if rollout.status != "active" or rollout.graph_deployment_id is None:
+    if rollout.status != RolloutStatus.ACTIVE or rollout.graph_deployment_id is None:
         raise RolloutNotActive(
             f"Rollout {rollout.id} is {rollout.status}; Graph has no deployment."
         )
-    deployment_id = rollout.graph_deployment_id
-    gone_already: list[bool] = []
-
-    async def call() -> GraphResult[None]:
-        try:
-            return await services.graph.delete_deployment(deployment_id)
-        except GraphNotFound as gone:  # deleted between our read and the DELETE: done
-            gone_already.append(True)
-            return GraphResult(None, list(gone.request_ids))
-
-    async def succeeded(_: None) -> dict[str, Any]:
-        rollout.status = RolloutStatus.DELETED
-        rollout.deleted_at = services.clock()
-        rollout.ended_at = rollout.ended_at or rollout.deleted_at
-        return {"graphDeploymentId": deployment_id, "alreadyGone": bool(gone_already)}
-
-    await AuditRecorder(services.uow, context).graph_write(
+    await run_command(
+        services,
+        context,
+        rollout,
+        kind=kinds.DELETE,
         action="rollout.delete",
-        rollout_id=rollout.id,
-        detail={"graphDeploymentId": deployment_id},
-        call=call,
-        on_success=succeeded,
+        payload={},
+        detail={"graphDeploymentId": rollout.graph_deployment_id},
     )
     return True

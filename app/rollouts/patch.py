@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from pydantic import ValidationError
 
 from app.audit.recorder import AuditRecorder
 from app.change_context import ChangeContext
-from app.graph.results import GraphResult
+from app.commands import kinds
+from app.commands.run import run_command
 from app.graph.specs import DeploymentSettingsSpec
-from app.graph.wire import Deployment
 from app.problems import FieldError, ValidationFailed, field_errors
 from app.rollouts.errors import (
     UpdateImmutable,
@@ -35,7 +34,6 @@ from app.rollouts.service import (
     resolve_update,
 )
 from app.rollouts.translate import deployment_settings
-from app.rollouts.views import graph_state_record
 
 
 def _validated_settings(merged: dict[str, Any]) -> RolloutSettings:
@@ -51,16 +49,14 @@ def _present(settings: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in settings.items() if v is not None}
 
 
-def _settings_patch(
-    before: DeploymentSettingsSpec, after: DeploymentSettingsSpec
-) -> DeploymentSettingsSpec:
-    """The spec to PATCH so that Graph ends up with `after`, where Graph can be told so.
+def check_removals(before: DeploymentSettingsSpec, after: DeploymentSettingsSpec) -> None:
+    """422 for a removal Graph cannot be told.
 
     Graph keeps every settings part a PATCH leaves out, so a removal must be said explicitly.
-    Monitoring can be (an empty rule list) and so can safeguards (an empty opt-out list, which
-    every settings PATCH states); Graph's settings body cannot say "no schedule" or "default
-    user experience", so those removals are refused (422) rather than recorded here while Graph
-    keeps the old value.
+    Monitoring can be (an empty rule list: commands.kinds.settings_change) and so can safeguards
+    (an empty opt-out list, which every settings PATCH states); Graph's settings body cannot say
+    "no schedule" or "default user experience", so those removals are refused rather than
+    recorded here while Graph keeps the old value.
     """
     errors = []
     if _has_schedule(before) and not _has_schedule(after):
@@ -79,9 +75,6 @@ def _settings_patch(
         raise ValidationFailed(
             f"{len(errors)} setting(s) cannot be changed this way on Graph.", errors=errors
         )
-    if after.monitoring_rules is None:
-        return replace(after, monitoring_rules=())
-    return after
 
 
 def _has_schedule(spec: DeploymentSettingsSpec) -> bool:
@@ -134,26 +127,17 @@ async def patch_rollout(
     entry = await resolve_update(services.catalog, update)
     check_settings_for(settings, entry, services.clock())
     before = deployment_settings(_validated_settings(_present(current)), update)
-    spec = _settings_patch(before, deployment_settings(settings, update))
-    assert rollout.graph_deployment_id is not None
-    deployment_id = rollout.graph_deployment_id
-
-    async def call() -> GraphResult[Deployment | None]:
-        return await services.graph.update_settings(deployment_id, spec, rollout.update_kind)  # type: ignore[arg-type]
-
-    async def succeeded(deployment: Deployment | None) -> dict[str, Any]:
-        rollout.name = name
-        rollout.settings = {"update": rollout.settings.get("update"), **new_settings}
-        if deployment is not None and deployment.state is not None:
-            # A settings change can change the state (a raised threshold lifts a monitoring
-            # pause): keep Graph's answer, so the change is not later taken for an outside one.
-            rollout.graph_state = graph_state_record(deployment, services.clock())
-        return {"after": {"name": rollout.name, **new_settings}}
-
-    await audit.graph_write(
+    check_removals(before, deployment_settings(settings, update))
+    await run_command(
+        services,
+        context,
+        rollout,
+        kind=kinds.UPDATE,
         action="rollout.update",
-        rollout_id=rollout.id,
+        payload={
+            "name": name,
+            "update": rollout.settings.get("update"),
+            "settings": new_settings,
+        },
         detail=detail,
-        call=call,
-        on_success=succeeded,
     )

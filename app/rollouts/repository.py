@@ -13,8 +13,10 @@ from app.devices.managed import effective_member
 from app.pagination import decode_cursor, encode_cursor
 from app.problems import NotFound
 from app.rollouts.models import Rollout
+from app.rollouts.status import RolloutStatus
 
-OWN_STATES = {"creating", "failed", "deleted"}
+# The statuses a list filters on directly; `active` ones are filtered on Graph's effective state.
+OWN_STATES = frozenset(RolloutStatus) - {RolloutStatus.ACTIVE}
 
 
 class RolloutNotFound(NotFound):
@@ -39,6 +41,20 @@ async def get_or_404(session: AsyncSession, rollout_id: str, *, lock: bool = Fal
     if rollout is None:
         raise RolloutNotFound(f"No rollout has the id {rollout_id}.")
     return rollout
+
+
+async def lock_if_unchanged(session: AsyncSession, rollout: Rollout) -> Rollout | None:
+    """Compare-and-set: lock the rollout's row if it is still as `rollout` was read (same
+    `updated_at`) and no change holds it; None if it changed or is being changed now (what the
+    caller read is stale, or about to be). FOR NO KEY UPDATE: rows being inserted that refer
+    to the rollout (audit events, operations) do not block it."""
+    query = (
+        select(Rollout)
+        .where(Rollout.id == rollout.id, Rollout.updated_at == rollout.updated_at)
+        .with_for_update(skip_locked=True, key_share=True)
+        .execution_options(populate_existing=True)
+    )
+    return (await session.execute(query)).scalar_one_or_none()
 
 
 async def audience_counts(
@@ -70,7 +86,8 @@ def _filtered(state: str | None, ticket: str | None, version: str | None) -> Sel
             query = query.where(Rollout.status == state)
         else:
             query = query.where(
-                Rollout.status == "active", Rollout.graph_state["effective"].astext == state
+                Rollout.status == RolloutStatus.ACTIVE,
+                Rollout.graph_state["effective"].astext == state,
             )
     if ticket is not None:
         query = query.where(Rollout.ticket == ticket)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from app.catalog.service import CatalogService
 from app.change_context import ChangeContext
@@ -22,18 +22,26 @@ from app.rollouts.schemas import (
 )
 from app.unit_of_work import UnitOfWork
 
+if TYPE_CHECKING:
+    import procrastinate
+
+    from app.commands.executor import CommandExecutor
+
 SETTINGS_FIELDS = ("schedule", "monitoring", "userExperience", "safeguards")
 
 
 @dataclass
 class RolloutServices:
-    """What rollout use cases work with: one unit of work, Graph, the catalog, the clock."""
+    """What rollout use cases work with: one unit of work, Graph, the catalog, the clock, and
+    the job queue and command executor their Graph writes go through."""
 
     uow: UnitOfWork
     graph: GraphClient
     catalog: CatalogService
     clock: Callable[[], datetime]
     require_ticket: bool = False
+    queue: procrastinate.App | None = None
+    commands: CommandExecutor | None = None
 
 
 class TicketRule(Protocol):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from app.jobs.tasks import SWEEP_SECONDS, crosses_interval
@@ -13,5 +15,5 @@ def test_the_drift_check_runs_once_per_interval(interval: float) -> None:
     ticks = range(start, start + hours * 3600, SWEEP_SECONDS)
     runs = [t for t in ticks if crosses_interval(t, interval)]
     assert len(runs) in (int(hours * 3600 // interval), int(hours * 3600 // interval) + 1)
-    gaps = {b - a for a, b in zip(runs, runs[1:], strict=False)}
+    gaps = {b - a for a, b in itertools.pairwise(runs)}
     assert all(interval - SWEEP_SECONDS < gap < interval + SWEEP_SECONDS for gap in gaps)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 import harness
 from harness import Bench, PeakSampler, print_table, verdict
@@ -91,6 +92,14 @@ def main() -> int:
         token_calls = len(sim.admin.get("/_simulator/calls?pathContains=oauth2").json()["value"])
         sim.clear_faults()
 
+        # What one poll of the finished operation costs (callers poll it the whole time).
+        pg_poll_before, polls = bench.postgres_cpu_seconds(), []
+        for _ in range(20):
+            started = time.perf_counter()
+            http.get(f"/v1/operations/{run['operationId']}").raise_for_status()
+            polls.append((time.perf_counter() - started) * 1000)
+        pg_per_poll = (bench.postgres_cpu_seconds() - pg_poll_before) / len(polls) * 1000
+
         graph_calls = counters["calls"] - token_calls
         throttled = counters["byStatus"].get("429", 0)
         ideal = graph_calls * args.latency / concurrency
@@ -133,6 +142,8 @@ def main() -> int:
             "workerCpuSeconds": worker.cpu_seconds() - worker_cpu_before,
             "apiCpuSeconds": api.cpu_seconds() - api_cpu_before,
             "apiPeakRssMB": api_peak.peak / MB,
+            "operationGetP50Ms": harness.median(polls),
+            "operationGetPostgresCpuMs": pg_per_poll,
         }
         if run["status"] != "succeeded" or run["succeeded"] != args.devices:
             print(
@@ -169,6 +180,13 @@ def main() -> int:
                 ["worker RSS before MB", summary["workerRssBeforeMB"], "", ""],
                 ["PostgreSQL CPU seconds", pg_cpu, "", ""],
                 ["worker CPU seconds", summary["workerCpuSeconds"], "", ""],
+                [
+                    "GET /v1/operations/{id} afterwards, p50 ms",
+                    summary["operationGetP50Ms"],
+                    "",
+                    "",
+                ],
+                ["  PostgreSQL CPU ms per GET", pg_per_poll, "", ""],
                 [
                     "API CPU seconds / peak RSS MB",
                     f"{summary['apiCpuSeconds']:.1f} / {summary['apiPeakRssMB']:.0f}",

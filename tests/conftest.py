@@ -49,6 +49,8 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "graph_mode": "simulator",
         "log_format": "console",
         "log_level": "warning",
+        # The worker's periodic drift check would read Graph behind the tests' backs.
+        "reconcile_interval_seconds": 10**9,
     }
     values.update(overrides)
     return Settings(**values)

@@ -102,14 +102,13 @@ class AuditRecorder:
         detail: dict[str, Any] | None = None,
         on_success: Callable[[T], Awaitable[dict[str, Any] | None]] | None = None,
         on_failure: Callable[[GraphError], Awaitable[None]] | None = None,
-        with_intent: Callable[[], Awaitable[object]] | None = None,
     ) -> GraphResult[T]:
         """Record the intent (committed), call Graph, record the outcome (committed).
 
         If the intent cannot be committed, Graph is not called. A Graph failure is recorded as
         `failed` with Graph's code and request ids, then re-raised for the API to report.
         `on_success` updates our own rows in the same commit as the `succeeded` event and may
-        return extra detail for it; `with_intent` adds rows committed with the intent.
+        return extra detail for it.
         """
         intent = self.record(
             action=action,
@@ -119,8 +118,6 @@ class AuditRecorder:
             device_ids=device_ids,
             detail=detail,
         )
-        if with_intent is not None:
-            await with_intent()
         await self.uow.commit()
         try:
             result = await call()

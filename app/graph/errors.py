@@ -212,3 +212,11 @@ def stops_further_calls(error: GraphError) -> bool:
     does not allow); each costs one call, the next may pass, and every chunk keeps its own answer.
     """
     return isinstance(error, _STOPPING)
+
+
+def is_transient(error: GraphError) -> bool:
+    """Graph is down or throttling (not refusing this request): the same call may pass later.
+    A durable operation waits and tries again instead of failing its devices."""
+    return isinstance(error, GraphUnavailable | GraphThrottled | GraphTimeout) and not isinstance(
+        error, GraphAuthError
+    )

@@ -21,6 +21,7 @@ EXECUTE_COMMAND = "execute_command"
 SWEEP = "sweep"
 # A job whose worker sent no heartbeat for this long is retried by another worker.
 STALLED_AFTER_SECONDS = 6.0
+OPERATION_ATTEMPTS = 16
 SWEEP_SECONDS = 5
 
 
@@ -31,8 +32,12 @@ def services_of(context: JobContext) -> JobServices:
 
 
 async def run_operation(context: JobContext, operation_id: str) -> None:
-    """Apply one operation to the end (resumable: what a previous attempt did is not redone)."""
-    await services_of(context).executor.apply(uuid.UUID(operation_id))
+    """Apply one operation to the end (resumable: what a previous attempt did is not redone).
+
+    While Graph is down the job fails with WaitingForGraph and is tried again, backing off
+    (2 s, 4 s, 8 s … doubling, about a day and a half in all); its last attempt fails what is still unsent."""
+    final = context.job.attempts + 1 >= OPERATION_ATTEMPTS
+    await services_of(context).executor.apply(uuid.UUID(operation_id), final=final)
 
 
 async def execute_command(context: JobContext, command_id: str) -> None:
@@ -83,8 +88,8 @@ def blueprint() -> procrastinate.Blueprint:
         name=RUN_OPERATION,
         queue=QUEUE,
         pass_context=True,
-        # An outage of the database or a crash of the task itself: try again, backing off.
-        retry=procrastinate.RetryStrategy(max_attempts=20, exponential_wait=2),
+        # Graph or the database down, or a crash of the task itself: try again, backing off.
+        retry=procrastinate.RetryStrategy(max_attempts=OPERATION_ATTEMPTS, exponential_wait=2),
     )(run_operation)
     tasks.task(name=EXECUTE_COMMAND, queue=QUEUE, pass_context=True)(execute_command)
     tasks.periodic(cron=f"* * * * * */{SWEEP_SECONDS}")(

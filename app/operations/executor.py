@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.audit.recorder import AuditRecorder
 from app.change_context import ChangeContext
 from app.graph.client import GraphClient
-from app.graph.errors import GraphError
+from app.graph.errors import GraphError, is_transient
 from app.operations import item_store
 from app.operations.confirmation import (
     GraphView,
@@ -77,11 +77,14 @@ class OperationExecutor:
         self.clock = clock
         self.sleep = sleep
 
-    async def apply(self, operation_id: uuid.UUID) -> None:
+    async def apply(self, operation_id: uuid.UUID, *, final: bool = True) -> None:
         """Send what is pending, read back what was sent, finish; nothing done twice.
 
         An operation of a rollout whose deployment is still being created waits: the job
-        that creates it (or adopts it after a lost outcome) queues the operation again.
+        that creates it (or adopts it after a lost outcome) queues the operation again. When
+        Graph is down or throttling beyond the retry budget and this is not the job's `final`
+        attempt, the unsent devices stay pending, the operation says so in `retrying`, and
+        WaitingForGraph makes the job try again later, backing off.
         """
         async with self.sessionmaker() as session:
             uow = UnitOfWork(session)
@@ -95,12 +98,12 @@ class OperationExecutor:
             )
             token = request_id_var.set(operation.request_id)
             try:
-                await self._apply_items(uow, operation, rollout)
+                await self._apply_items(uow, operation, rollout, final)
             finally:
                 request_id_var.reset(token)
 
     async def _apply_items(
-        self, uow: UnitOfWork, operation: Operation, rollout: Rollout | None
+        self, uow: UnitOfWork, operation: Operation, rollout: Rollout | None, final: bool
     ) -> None:
         if rollout is not None and rollout.status == "creating":
             return  # applied once the deployment exists (reconciliation submits it again)
@@ -113,10 +116,13 @@ class OperationExecutor:
             reason=operation.reason,
             request_id=operation.request_id,
         )
-        await self._send_all(context, operation, rollout)
+        outage = await self._send_all(context, operation, rollout, final)
         await uow.session.refresh(operation)
         await self._count(uow.session, operation)
+        operation.detail = _retrying(operation.detail, outage, self.clock())
         await uow.commit()
+        if outage is not None:
+            raise WaitingForGraph(outage)
         await self._confirm_all(uow, operation, rollout)
         await self._count(uow.session, operation)
         audit = AuditRecorder(uow, context)
@@ -149,21 +155,23 @@ class OperationExecutor:
         )
 
     async def _send_all(
-        self, context: ChangeContext, operation: Operation, rollout: Rollout | None
-    ) -> None:
+        self, context: ChangeContext, operation: Operation, rollout: Rollout | None, final: bool
+    ) -> GraphError | None:
         """Send the pending items in chunks, up to `concurrency` chunks at a time, each chunk's
         outcome committed on its own; after an error later calls would meet too, the chunks not
-        started yet are not sent."""
+        started yet are not sent. Returns the outage that left devices pending for a later
+        attempt (not `final`), if any."""
         async with self.sessionmaker() as session:
             pending = await item_store.load(session, operation.id, "pending")
         if not pending:
-            return
+            return None
         sender = ChunkSender(
             self.graph,
             operation_id=operation.id,
             rollout_id=operation.rollout_id,
             deployment_id=rollout.graph_deployment_id if rollout is not None else None,
             category=operation.update_category,
+            final=final,
         )
         chunks = [pending[i : i + self.chunk_size] for i in range(0, len(pending), self.chunk_size)]
         slots = asyncio.Semaphore(self.concurrency)
@@ -174,7 +182,9 @@ class OperationExecutor:
                 uow = UnitOfWork(session)
                 audit = AuditRecorder(uow, context)
                 reason = await self._not_sendable(session, operation, stopped)
-                if reason is not None:
+                if reason is not None and _waits(stopped, final):
+                    pass  # Graph is down: left pending for the next attempt
+                elif reason is not None:
                     await sender.fail(audit, chunk, "notAttempted", reason)
                 elif operation.kind == "devices.release":
                     stopped.extend(filter(None, [await sender.release_chunk(audit, chunk)]))
@@ -184,6 +194,7 @@ class OperationExecutor:
                 await uow.commit()
 
         await asyncio.gather(*(send(chunk) for chunk in chunks))
+        return stopped[0] if _waits(stopped, final) else None
 
     async def _not_sendable(
         self, session: AsyncSession, operation: Operation, stopped: list[GraphError]
@@ -271,6 +282,28 @@ class OperationExecutor:
         found = await item_store.counts(session, operation.id)
         operation.succeeded = found.get("succeeded", 0)
         operation.failed = found.get("failed", 0)
+
+
+class WaitingForGraph(Exception):
+    """Graph is down or throttling: the operation's job tries again later (devices pending)."""
+
+    def __init__(self, error: GraphError) -> None:
+        super().__init__(f"waiting for Graph: {error.code}: {error.message}")
+        self.error = error
+
+
+def _waits(stopped: list[GraphError], final: bool) -> bool:
+    """Did an outage stop the sending, with attempts left to wait it out?"""
+    return bool(stopped) and not final and is_transient(stopped[0])
+
+
+def _retrying(detail: dict[str, Any], outage: GraphError | None, now: datetime) -> dict[str, Any]:
+    """The operation's detail saying why it waits for Graph (or no longer does)."""
+    rest = {k: v for k, v in (detail or {}).items() if k != "retrying"}
+    if outage is None:
+        return rest
+    since = (detail or {}).get("retrying", {}).get("since") or now.isoformat()
+    return {**rest, "retrying": {"code": outage.code, "message": outage.message, "since": since}}
 
 
 def _accepts_changes(rollout: Rollout) -> bool:

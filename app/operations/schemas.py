@@ -41,6 +41,14 @@ class DeviceWarning(BaseModel):
     message: str
 
 
+class Retrying(BaseModel):
+    """Graph is down or throttling: the unsent devices wait, and the operation tries again."""
+
+    code: str = Field(examples=["ServiceUnavailable"])
+    message: str
+    since: UtcOut
+
+
 class OperationOut(BaseModel):
     """Work that continues after the request: poll it until `finishedAt` is set."""
 
@@ -80,6 +88,11 @@ class OperationOut(BaseModel):
     errors: list[DeviceError] = Field(description="the failed device changes (first 1000)")
     warnings: list[DeviceWarning] = Field(
         description="succeeded changes Graph had not fully confirmed in time (first 1000)"
+    )
+    retrying: Retrying | None = Field(
+        default=None,
+        description="set while Graph is unavailable or throttling: the devices not sent yet"
+        " wait and the operation tries again, backing off (for about a day and a half)",
     )
     ticket: str | None
     actor: str

@@ -10,7 +10,7 @@ from datetime import datetime
 from app.audit.recorder import AuditRecorder
 from app.devices.managed import in_active_rollouts, record_enrolled
 from app.graph.client import GraphClient
-from app.graph.errors import GraphError, stops_further_calls
+from app.graph.errors import GraphError, is_transient, stops_further_calls
 from app.graph.specs import AudienceChange
 from app.operations import item_store
 from app.operations.item_store import Item
@@ -39,12 +39,25 @@ class ChunkSender:
         rollout_id: uuid.UUID | None,
         deployment_id: str | None,
         category: str,
+        final: bool = True,
     ) -> None:
         self.graph = graph
+        # Not final: a Graph outage leaves the chunk pending for the job's next attempt.
+        self.final = final
         self.operation_id = operation_id
         self.rollout_id = rollout_id
         self.deployment_id = deployment_id
         self.category = category
+
+    async def refused(
+        self, audit: AuditRecorder, items: Sequence[Item], error: GraphError
+    ) -> GraphError | None:
+        """Graph failed the chunk: its items fail, unless Graph is only down or throttling and
+        the operation will try again (they stay pending). Returns the error if it stops the
+        calls after it."""
+        if self.final or not is_transient(error):
+            await self.fail(audit, items, error.code, error.message)
+        return error if stops_further_calls(error) else None
 
     async def fail(
         self, audit: AuditRecorder, items: Sequence[Item], code: str, message: str
@@ -91,11 +104,13 @@ class ChunkSender:
                     call=lambda: self.graph.enroll_assets_chunk(self.category, ids),  # type: ignore[arg-type]
                 )
             except GraphError as error:
-                await self.fail(audit, members, error.code, error.message)
+                stopped = await self.refused(audit, members, error)
+                if stopped is not None:
+                    if self.final or not is_transient(error):
+                        rest = [i for i in items if i.change != "addMember"]
+                        await self.fail(audit, rest, "notAttempted", not_attempted(error))
+                    return stopped
                 items = [i for i in items if i.change != "addMember"]
-                if stops_further_calls(error):
-                    await self.fail(audit, items, "notAttempted", not_attempted(error))
-                    return error
             else:
                 await record_enrolled(
                     audit.uow,
@@ -127,8 +142,7 @@ class ChunkSender:
                 call=lambda: self.graph.update_audience_chunk(deployment_id, change),
             )
         except GraphError as error:
-            await self.fail(audit, items, error.code, error.message)
-            return error if stops_further_calls(error) else None
+            return await self.refused(audit, items, error)
         await self._sent(audit, items, result.request_ids)
         return None
 
@@ -156,7 +170,6 @@ class ChunkSender:
                 call=lambda: self.graph.unenroll_assets_chunk(self.category, ids),  # type: ignore[arg-type]
             )
         except GraphError as error:
-            await self.fail(audit, items, error.code, error.message)
-            return error if stops_further_calls(error) else None
+            return await self.refused(audit, items, error)
         await self._sent(audit, items, result.request_ids)
         return None

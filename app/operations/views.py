@@ -73,6 +73,7 @@ async def operation_out(session: AsyncSession, operation: Operation) -> Operatio
             )
             for item in warned
         ],
+        retrying=(operation.detail or {}).get("retrying"),
         ticket=operation.ticket,
         actor=operation.actor,
         createdAt=operation.created_at,

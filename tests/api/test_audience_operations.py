@@ -4,6 +4,7 @@ left unfinished by a crash being completed without sending anything twice."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter
 from typing import Any
@@ -275,24 +276,63 @@ async def test_one_chunk_refused_makes_a_partial_success_with_per_device_errors(
     assert got["audience"]["members"] == 250
 
 
+async def _queued_change(app: FastAPI, rollout: dict[str, Any], devices: list[str]) -> uuid.UUID:
+    """An audience operation recorded as a request would, its job not run yet."""
+    async with app.state.services.sessionmaker() as session:
+        uow = UnitOfWork(session)
+        row = await session.get(Rollout, uuid.UUID(rollout["id"]))
+        assert row is not None
+        context = ChangeContext(actor="ops", ticket="CHG8", reason=None, request_id="r-storm")
+        operation = await accept_audience_change(uow, context, row, {"addMember": devices})
+        await uow.commit()
+        return operation.id
+
+
 @pytest.mark.usefixtures("one_chunk_at_a_time")
-async def test_a_503_storm_stops_the_operation_and_leaves_the_rest_not_attempted(
+async def test_a_503_storm_leaves_the_devices_pending_and_the_operation_tries_again(
     client: httpx.AsyncClient, app: FastAPI, simulator: SimulatorState
 ) -> None:
     rollout = await create_rollout(client)
     devices = device_ids(500)
     simulator.faults.inject(503, count=1000, retry_after=0, path_contains="updateAudience")
 
-    answer = await change(client, rollout["id"], {"addDevices": devices})
+    answer = await change(client, rollout["id"], {"addDevices": devices}, wait=None)
+    await app.state.services.operations.idle()  # the first attempt ran; the next is scheduled
+
+    waiting = (await client.get(answer.headers["location"])).json()
+    assert (waiting["status"], waiting["succeeded"], waiting["failed"]) == ("running", 0, 0)
+    assert waiting["retrying"]["code"] == "ServiceUnavailable"
+    # The first chunk was tried until the retry budget ran out; the others were never sent.
+    max_attempts = app.state.services.settings.graph_max_attempts
+    assert simulator.count("POST", "updateAudience") == max_attempts
+    assert {i.status for i in await items_of(app, waiting["id"])} == {"pending"}
+
+    simulator.faults.clear()  # Graph is back: the job's next attempt (2 s later) finishes it
+    deadline = asyncio.get_running_loop().time() + 20
+    while (done := (await client.get(answer.headers["location"])).json())["status"] == "running":
+        assert asyncio.get_running_loop().time() < deadline, done
+        await asyncio.sleep(0.2)
+    assert (done["status"], done["succeeded"], done["retrying"]) == ("succeeded", 500, None)
+    assert sorted(simulator.members(audience_of(simulator, rollout))) == sorted(devices)
+
+
+@pytest.mark.usefixtures("one_chunk_at_a_time")
+async def test_on_its_last_attempt_a_503_storm_fails_the_devices_not_sent(
+    client: httpx.AsyncClient, app: FastAPI, simulator: SimulatorState
+) -> None:
+    rollout = await create_rollout(client)
+    devices = device_ids(500)
+    operation_id = await _queued_change(app, rollout, devices)
+    simulator.faults.inject(503, count=1000, retry_after=0, path_contains="updateAudience")
+
+    await app.state.services.jobs.executor.apply(operation_id, final=True)
 
     simulator.faults.clear()
-    assert answer.status_code == 200, answer.text
-    operation = answer.json()
+    operation = (await client.get(f"/v1/operations/{operation_id}")).json()
     assert (operation["status"], operation["succeeded"], operation["failed"]) == ("failed", 0, 500)
     codes = Counter(e["code"] for e in operation["errors"])
     assert codes == {"ServiceUnavailable": 200, "notAttempted": 300}
     assert all(e["code"] == "notAttempted" for e in operation["errors"][200:])
-    # The first chunk was tried until the retry budget ran out; the others were never sent.
     max_attempts = app.state.services.settings.graph_max_attempts
     assert simulator.count("POST", "updateAudience") == max_attempts
     assert sent_ids(simulator.find("POST", "enrollAssets"), "assets") == devices[:200]
@@ -306,12 +346,13 @@ async def test_with_chunks_in_parallel_a_503_storm_stops_those_not_started(
     executor.concurrency = 2
     rollout = await create_rollout(client)
     devices = device_ids(1000)  # 5 chunks; 2 in flight when the storm is met
+    operation_id = await _queued_change(app, rollout, devices)
     simulator.faults.inject(503, count=10_000, retry_after=0, path_contains="updateAudience")
 
-    answer = await change(client, rollout["id"], {"addDevices": devices})
+    await executor.apply(operation_id, final=True)
 
     simulator.faults.clear()
-    operation = answer.json()
+    operation = (await client.get(f"/v1/operations/{operation_id}")).json()
     assert (operation["status"], operation["failed"]) == ("failed", 1000)
     codes = Counter(e["code"] for e in operation["errors"])
     assert codes == {"ServiceUnavailable": 400, "notAttempted": 600}

@@ -4,17 +4,27 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Header, Response
 
 from app.api.deps import AppStateDep, UowDep
+from app.api.problems import problem_responses
 from app.operations.models import Operation
 from app.operations.schemas import OperationOut
 from app.operations.views import operation_out
 
 MAX_WAIT_SECONDS = 60
 _PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait=(\d+)", re.IGNORECASE)
+
+
+def accepted_responses(*problems: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI responses of a route answering 202 with an operation (200 within Prefer: wait)."""
+    return {
+        200: {"description": "Finished within `Prefer: wait`", "model": OperationOut},
+        **problem_responses(*problems),
+    }
+
 
 PreferHeader = Annotated[
     str | None,

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Response
 
-from app.api.accepted import PreferHeader, accepted_operation
+from app.api.accepted import PreferHeader, accepted_operation, accepted_responses
 from app.api.deps import AppStateDep, UowDep, change_context
 from app.api.examples import AUDIENCE_CHANGE
 from app.api.problems import problem_responses
@@ -29,10 +29,7 @@ router = APIRouter(prefix="/v1/rollouts", tags=["audience"])
     "/{rolloutId}/audience",
     status_code=202,
     summary="Change a rollout's audience",
-    responses={
-        200: {"description": "Finished within `Prefer: wait`", "model": OperationOut},
-        **problem_responses(400, 404, 409, 413, 422, 502, 503, 504),
-    },
+    responses=accepted_responses(400, 404, 409, 413, 422, 502, 503, 504),
 )
 async def change_audience(
     rolloutId: str,

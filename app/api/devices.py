@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Query, Response
 
-from app.api.accepted import PreferHeader, accepted_operation
+from app.api.accepted import PreferHeader, accepted_operation, accepted_responses
 from app.api.deps import AppStateDep, GraphDep, UowDep, change_context
 from app.api.problems import problem_responses
 from app.api.security import CallerDep
@@ -66,10 +66,7 @@ async def list_held_devices(
     "/release",
     status_code=202,
     summary="Release devices",
-    responses={
-        200: {"description": "Finished within `Prefer: wait`", "model": OperationOut},
-        **problem_responses(400, 413, 422),
-    },
+    responses=accepted_responses(400, 413, 422),
 )
 async def release_devices(
     body: Annotated[ReleaseRequest, Body(openapi_examples=RELEASE_EXAMPLE)],

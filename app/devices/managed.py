@@ -148,35 +148,36 @@ def _enrolled_at(new: ColumnElement[datetime]) -> ColumnElement[datetime]:
     return case((ManagedDevice.status == "released", new), else_=ManagedDevice.enrolled_at)
 
 
-async def record_left(
-    uow: UnitOfWork, *, rollout_id: uuid.UUID, device_ids: Sequence[str], now: datetime
+async def _update_devices(
+    uow: UnitOfWork, device_ids: Sequence[str], where: ColumnElement[bool], **values: Any
 ) -> None:
-    """These devices stopped being members of the rollout that last had them."""
+    """One UPDATE of the managed devices among `device_ids` that match `where`."""
     if not device_ids:
         return
     await uow.session.execute(
         update(ManagedDevice)
-        .where(
-            ManagedDevice.last_rollout_id == rollout_id,
-            ManagedDevice.device_id == func.any(string_array(device_ids)),
-        )
-        .values(left_at=now)
+        .where(where, ManagedDevice.device_id == func.any(string_array(device_ids)))
+        .values(**values)
     )
+
+
+async def record_left(
+    uow: UnitOfWork, *, rollout_id: uuid.UUID, device_ids: Sequence[str], now: datetime
+) -> None:
+    """These devices stopped being members of the rollout that last had them."""
+    await _update_devices(uow, device_ids, ManagedDevice.last_rollout_id == rollout_id, left_at=now)
 
 
 async def record_joined(
     uow: UnitOfWork, *, rollout_id: uuid.UUID, category: str, device_ids: Sequence[str]
 ) -> None:
     """Graph shows these devices as members of the rollout: it is the one that last had them."""
-    if not device_ids:
-        return
-    await uow.session.execute(
-        update(ManagedDevice)
-        .where(
-            ManagedDevice.category == category,
-            ManagedDevice.device_id == func.any(string_array(device_ids)),
-        )
-        .values(last_rollout_id=rollout_id, left_at=None)
+    await _update_devices(
+        uow,
+        device_ids,
+        ManagedDevice.category == category,
+        last_rollout_id=rollout_id,
+        left_at=None,
     )
 
 
@@ -186,13 +187,8 @@ async def record_released(
     """Graph unenrolled these devices for `category`: normal Windows Update policies apply."""
     if not device_ids:
         return
-    await uow.session.execute(
-        update(ManagedDevice)
-        .where(
-            ManagedDevice.category == category,
-            ManagedDevice.device_id == func.any(string_array(device_ids)),
-        )
-        .values(status="released", released_at=now)
+    await _update_devices(
+        uow, device_ids, ManagedDevice.category == category, status="released", released_at=now
     )
     # Unenrolling takes the device out of every audience of the category (graph.md).
     await uow.session.execute(

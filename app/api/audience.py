@@ -52,8 +52,8 @@ async def change_audience(
     context = change_context(caller, body.ticket, body.reason)
     services = services_for(state, uow)
     check_ticket(services, context)
-    rollout = await repository.get_or_404(uow.session, rolloutId, lock=True)
-    await refresh_state(services, rollout)
+    rollout = await repository.get_or_404(uow.session, rolloutId)
+    await refresh_state(services, rollout)  # locks the row once Graph has answered
     ensure_actionable(rollout)
     operation = await accept_audience_change(
         uow,

@@ -159,7 +159,7 @@ async def patch_rollout_route(
     sent to Graph first; the name lives only in this service. An archived rollout is 409.
     """
     context = change_context(caller, patch.ticket, patch.reason)
-    rollout = await repository.get_or_404(uow.session, rolloutId, lock=True)
+    rollout = await repository.get_or_404(uow.session, rolloutId)
     await patch_rollout(services_for(state, uow), context, rollout, patch)
     return await _out(uow, rollout)
 
@@ -174,7 +174,7 @@ def _state_route(action: str, summary: str, description: str) -> None:
     ) -> RolloutOut:
         body = body or ChangeRequest()
         context = change_context(caller, body.ticket, body.reason)
-        rollout = await repository.get_or_404(uow.session, rolloutId, lock=True)
+        rollout = await repository.get_or_404(uow.session, rolloutId)
         await change_state(services_for(state, uow), context, rollout, action)
         return await _out(uow, rollout)
 
@@ -242,7 +242,7 @@ async def archive_rollout_route(
     """
     body = body or ArchiveRequest()
     context = change_context(caller, body.ticket, body.reason)
-    rollout = await repository.get_or_404(uow.session, rolloutId, lock=True)
+    rollout = await repository.get_or_404(uow.session, rolloutId)
     await change_state(services_for(state, uow), context, rollout, "archive")
     return await _ended_out(state, uow, context, rollout, body.releaseDevices)
 
@@ -273,7 +273,7 @@ async def delete_rollout_route(
 
     Its members stay enrolled for the category: see `releaseDevices` and archive."""
     context = change_context(caller, ticket, reason)
-    rollout = await repository.get_or_404(uow.session, rolloutId, lock=True)
+    rollout = await repository.get_or_404(uow.session, rolloutId)
     await delete_rollout(services_for(state, uow), context, rollout)
     return await _ended_out(state, uow, context, rollout, releaseDevices)
 

@@ -75,15 +75,19 @@ def record_observation(
 
 
 async def refresh_state(services: RolloutServices, rollout: Rollout) -> Deployment | None:
-    """Read the deployment's state from Graph, recording changes made outside the service.
-
-    For callers that hold the rollout's row lock (they change it next); reads use read_rollout.
-    """
+    """Read the deployment's state from Graph before a change, holding no lock and no database
+    connection while Graph answers, then lock the row (read afresh) for the change the caller
+    makes next. What Graph showed is recorded, with an audit event for a change made outside,
+    unless the row changed meanwhile (then the newer record stands). Reads use read_rollout."""
+    session = services.uow.session
+    await services.uow.commit()  # nothing is written yet: this only hands the connection back
     observation = await observe(services, rollout)
-    if observation is None:
-        return None
-    record_observation(services, rollout, observation)
-    return observation.deployment
+    unchanged = await lock_if_unchanged(session, rollout) if observation is not None else None
+    if observation is not None and unchanged is not None:
+        record_observation(services, unchanged, observation)
+        return observation.deployment
+    await session.refresh(rollout, with_for_update=True)
+    return observation.deployment if observation is not None else None
 
 
 async def read_rollout(services: RolloutServices, rollout_id: str) -> Rollout:

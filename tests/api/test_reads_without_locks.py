@@ -157,3 +157,26 @@ async def test_concurrent_readers_record_a_change_made_outside_once(
     action = "rollout.deletedOutside" if outside == "deletion" else "rollout.stateObserved"
     by_graph = [e.action for e in await audit_trail(app, rollout["id"]) if e.actor == "graph"]
     assert by_graph == [action]
+
+
+async def test_a_change_holds_no_connection_while_graph_answers(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    simulator: SimulatorState,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rollout = await create(client)
+    pool = app.state.services.engine.pool
+    held_during_graph: list[int] = []
+
+    async def sampling(original: GetDeployment, deployment_id: str) -> GraphResult[Deployment]:
+        await asyncio.sleep(LATENCY / 2)
+        held_during_graph.append(pool.checkedout())
+        return await original(deployment_id)
+
+    wrap_get_deployment(app, monkeypatch, sampling)
+    paused = await client.post(f"/v1/rollouts/{rollout['id']}/pause", json={"ticket": "C1"})
+
+    assert paused.status_code == 200, paused.text
+    assert paused.json()["state"]["requested"] == "paused"
+    assert held_during_graph == [0]  # the pause read Graph first, holding no connection

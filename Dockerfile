@@ -2,6 +2,8 @@
 # autopatch-rollouts. The default command serves the API on port 8000:
 #   python -m app serve --host 0.0.0.0
 # The same image runs the other commands, e.g. `docker run --rm -e DATABASE_URL=... IMAGE <cmd>`:
+#   python -m app worker    run queued Graph work on its own (several beside API replicas that
+#                           set RUN_WORKER=false; docs/architecture.md)
 #   python -m app migrate   bring the database at DATABASE_URL to the newest schema; once per
 #                           release, before the new API starts (a Kubernetes Job or init container)
 #   python -m app doctor    check a configuration before go-live: database and schema, a Graph

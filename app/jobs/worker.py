@@ -41,6 +41,9 @@ def build_worker(
         stalled_worker_timeout=STALLED_AFTER_SECONDS,
         fetch_job_polling_interval=POLL_SECONDS,
         shutdown_graceful_timeout=GRACEFUL_SECONDS,
+        # Finished jobs leave no rows behind (operations and commands keep their own record);
+        # the sweep alone would add one every 5 s.
+        delete_jobs="successful",
     )
 
 

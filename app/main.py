@@ -50,8 +50,16 @@ OPENAPI_TAGS = [
     {"name": "catalog", "description": "The updates Graph can deploy."},
     {"name": "rollouts", "description": "A rollout is one Graph deployment plus its history."},
     {"name": "audience", "description": "Which devices a rollout reaches, and which it skips."},
-    {"name": "operations", "description": "Work that continues after the request."},
-    {"name": "devices", "description": "What Graph knows of one device."},
+    {
+        "name": "operations",
+        "description": "Work that continues after the request, run by workers from a durable"
+        " queue and finished only once Graph shows the result.",
+    },
+    {
+        "name": "devices",
+        "description": "What Graph knows of one device; the devices the service holds, and"
+        " releasing them.",
+    },
     {"name": "audit", "description": "Every change made through the service."},
     {"name": "service", "description": "Probes of the service itself."},
 ]

@@ -1,6 +1,7 @@
 """A worker killed with `kill -9` in the middle of an operation: another worker finishes it,
-with no device lost. The API runs without a worker (RUN_WORKER=false) against Graph over TLS
-(the standalone simulator, with latency), as API replicas and workers run in a cluster."""
+with no device lost. Two API replicas run without a worker (RUN_WORKER=false) against one
+database and Graph over TLS (the standalone simulator, with latency), as in a cluster: the
+change is asked of one replica and followed on the other."""
 
 from __future__ import annotations
 
@@ -87,24 +88,27 @@ def test_a_worker_killed_midway_is_replaced_and_the_operation_completes(
             "RUN_WORKER": "false",
             "LOG_FORMAT": "json",
         }
-        port = _free_port()
-        started.append(_start(["serve", "--port", str(port)], env, tmp_path / "api.log"))
+        replicas = []
+        for name in ("api-1", "api-2"):
+            port = _free_port()
+            started.append(_start(["serve", "--port", str(port)], env, tmp_path / f"{name}.log"))
+            replicas.append(httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30))
         first = _start(["worker"], env, tmp_path / "worker-1.log")
         started.append(first)
-        http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+        asking, http = replicas
 
         def ready() -> bool:
             try:
-                return http.get("/readyz").status_code == 200
+                return all(r.get("/readyz").status_code == 200 for r in replicas)
             except httpx.TransportError:
                 return False
 
-        _until(ready, 60, "the API")
-        created = http.post("/v1/rollouts", json=rollout_body())
+        _until(ready, 60, "both API replicas")
+        created = asking.post("/v1/rollouts", json=rollout_body())
         assert created.status_code == 201, created.text
         rollout = created.json()
         devices = device_ids(DEVICES)
-        accepted = http.post(
+        accepted = asking.post(
             f"/v1/rollouts/{rollout['id']}/audience",
             json={"addDevices": devices, "ticket": "CHG-KILL"},
         )

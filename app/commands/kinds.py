@@ -74,7 +74,11 @@ async def call(
         )
         spec = settings_spec(payload["settings"], payload["update"])
         if target.anchor is not None:  # a repeat: the first attempt may have created it
-            found = await graph.find_deployment_by_audience(anchor)
+            try:
+                found = await graph.find_deployment_by_audience(anchor)
+            except GraphError as unclear:
+                unclear.outcome_unknown = True  # not knowing is not "Graph refused"
+                raise
             request_ids += found.request_ids
             if found.value is not None:
                 return GraphResult(found.value, request_ids)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 
 from app.db import create_engine, create_sessionmaker
 from app.embedded_db import start_embedded_postgres
@@ -16,6 +17,9 @@ from app.settings import Settings
 from app.state import utc_now
 
 log = logging.getLogger(__name__)
+
+# After an error (the database went away), a new worker starts after this pause.
+RESTART_SECONDS = 5.0
 
 SIMULATOR_REFUSAL = (
     "a separate worker cannot reach the built-in simulator, which lives inside the API process:"
@@ -35,11 +39,17 @@ async def run_worker_process(settings: Settings) -> None:
     try:
         async with opened(queue, url):
             services = job_services(settings, create_sessionmaker(engine), graph, queue, utc_now)
-            worker = build_worker(
-                queue, services, concurrency=WORKER_JOBS, install_signal_handlers=True
-            )
             log.info("worker started", extra={"graphMode": settings.graph_mode})
-            await worker.run()  # type: ignore[no-untyped-call]
+            while True:
+                worker = build_worker(
+                    queue, services, concurrency=WORKER_JOBS, install_signal_handlers=True
+                )
+                try:
+                    await worker.run()  # type: ignore[no-untyped-call]
+                    break  # stopped by SIGTERM / SIGINT
+                except Exception:
+                    log.exception("the worker stopped on an error; starting again shortly")
+                    await asyncio.sleep(RESTART_SECONDS)
     finally:
         await close_graph()
         await engine.dispose()
@@ -50,7 +60,7 @@ def main(settings: Settings) -> int:
     """Run a worker process; 2 when the configuration cannot work."""
     configure_logging(settings.log_level, settings.log_format)
     if settings.graph_mode == "simulator":
-        print(f"configuration refused: {SIMULATOR_REFUSAL}", flush=True)
+        print(f"configuration refused: {SIMULATOR_REFUSAL}", file=sys.stderr, flush=True)
         return 2
     asyncio.run(run_worker_process(settings))
     return 0

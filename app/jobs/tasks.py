@@ -35,22 +35,23 @@ async def run_operation(context: JobContext, operation_id: str) -> None:
     """Apply one operation to the end (resumable: what a previous attempt did is not redone).
 
     While Graph is down the job fails with WaitingForGraph and is tried again, backing off
-    (2 s, 4 s, 8 s … doubling, about a day and a half in all); its last attempt fails what is still unsent."""
+    (2 s, 4 s, 8 s … doubling, about 18 hours in all); its last attempt fails what is still
+    unsent."""
     final = context.job.attempts + 1 >= OPERATION_ATTEMPTS
     await services_of(context).executor.apply(uuid.UUID(operation_id), final=final)
 
 
 async def execute_command(context: JobContext, command_id: str) -> None:
-    """Run a command its requester did not finish (it died, or Graph's outcome was unclear):
-    again later while another executor still holds it, never twice at once."""
+    """Run a command its requester did not finish (it died, or Graph's outcome was unclear);
+    while it is still unfinished afterwards (another executor holds it, or Graph's answer was
+    unclear again) this job comes back after another lease."""
     services = services_of(context)
     command = uuid.UUID(command_id)
     try:
-        done = await services.commands.execute(command)
+        await services.commands.execute(command)
     except GraphError as error:
         log.warning("command %s failed at Graph: %s", command_id, error)
-        return
-    if done is None and await services.commands.unfinished(command):
+    if await services.commands.unfinished(command):
         await (
             context.app.tasks[context.task.name]
             .configure(
@@ -91,7 +92,13 @@ def blueprint() -> procrastinate.Blueprint:
         # Graph or the database down, or a crash of the task itself: try again, backing off.
         retry=procrastinate.RetryStrategy(max_attempts=OPERATION_ATTEMPTS, exponential_wait=2),
     )(run_operation)
-    tasks.task(name=EXECUTE_COMMAND, queue=QUEUE, pass_context=True)(execute_command)
+    tasks.task(
+        name=EXECUTE_COMMAND,
+        queue=QUEUE,
+        pass_context=True,
+        # The database down, or the job cut short at shutdown: try again, backing off.
+        retry=procrastinate.RetryStrategy(max_attempts=OPERATION_ATTEMPTS, exponential_wait=2),
+    )(execute_command)
     tasks.periodic(cron=f"* * * * * */{SWEEP_SECONDS}")(
         tasks.task(name=SWEEP, queue=QUEUE, pass_context=True)(sweep)
     )

@@ -92,7 +92,7 @@ class OperationOut(BaseModel):
     retrying: Retrying | None = Field(
         default=None,
         description="set while Graph is unavailable or throttling: the devices not sent yet"
-        " wait and the operation tries again, backing off (for about a day and a half)",
+        " wait and the operation tries again, backing off (for about 18 hours)",
     )
     ticket: str | None
     actor: str

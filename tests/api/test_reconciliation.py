@@ -13,6 +13,8 @@ from fastapi import FastAPI
 from sqlalchemy import create_engine, func, select, text, update
 
 from app.commands.models import Command
+from app.graph.errors import GraphError
+from app.operations.models import Operation
 from app.rollouts.models import Rollout
 from app.rollouts.reconcile import Reconciling, reconcile_creating_rollouts
 from app.simulator.state import SimulatorState
@@ -216,3 +218,27 @@ async def _run_again_after_its_lease(app: FastAPI, rollout_id: str) -> None:
         )
         await session.commit()
     assert await app.state.services.commands.execute(command.id) is not None
+
+
+async def test_a_repeat_that_cannot_look_for_its_deployment_stays_unsettled(
+    client: httpx.AsyncClient, app: FastAPI, simulator: SimulatorState
+) -> None:
+    simulator.faults.drop_after_processing(status=504, method="POST", path_contains=DEPLOYMENTS)
+    simulator.faults.inject(503, count=50, method="GET", path_contains=DEPLOYMENTS, retry_after=0)
+    response = await client.post("/v1/rollouts", json=rollout_body(devices=device_ids(2)))
+    assert response.status_code in (503, 504)
+    [rollout] = await _all_rollouts(app)
+
+    # Graph still cannot be asked: the repeat must not take "unknown" for "refused".
+    simulator.faults.inject(503, count=50, method="GET", path_contains=DEPLOYMENTS, retry_after=0)
+    with pytest.raises(GraphError) as unclear:
+        await _run_again_after_its_lease(app, str(rollout.id))
+    assert unclear.value.outcome_unknown
+
+    [rollout] = await _all_rollouts(app)
+    assert rollout.status == "creating"
+    async with app.state.services.sessionmaker() as session:
+        command = (await session.execute(select(Command))).scalar_one()
+        operation = (await session.execute(select(Operation))).scalar_one()
+    assert command.status == "running"  # held until its lease runs out, then tried again
+    assert operation.status == "queued"  # its devices are not given up

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,18 +13,13 @@ import pytest
 
 from tests.api.helpers import device_ids, rollout_body
 from tests.db_server import REPO
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.e2e.processes import free_port, wait_until_answering
 
 
 @pytest.fixture
 def served(clean_database: str) -> Iterator[str]:
     """The service in its own process on a free port, until the test ends."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DATABASE_URL": clean_database, "LOG_FORMAT": "json"}
     process = subprocess.Popen(
         [sys.executable, "-m", "app", "serve", "--port", str(port)],
@@ -36,17 +30,7 @@ def served(clean_database: str) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                output = process.stdout.read().decode() if process.stdout else ""
-                raise RuntimeError(f"the service did not start:\n{output}")
-            time.sleep(0.1)
+        wait_until_answering(process, base, "/healthz", seconds=30)
         yield base
     finally:
         process.terminate()

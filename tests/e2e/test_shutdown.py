@@ -10,12 +10,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import psutil
 import pytest
 
 from tests.db_server import REPO
-from tests.e2e.test_served import _free_port
+from tests.e2e.processes import free_port, wait_until_answering
 
 START_SECONDS = 90
 STOP_SECONDS = 30
@@ -45,21 +44,6 @@ def data_dir(tmp_path: Path) -> Iterator[Path]:
         process.terminate()
 
 
-def _wait_until_ready(process: subprocess.Popen[bytes], base: str) -> None:
-    deadline = time.monotonic() + START_SECONDS
-    while True:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            output = process.communicate()[0].decode(errors="replace")
-            raise AssertionError(f"the service did not become ready:\n{output}")
-        time.sleep(0.2)
-
-
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
 def test_stopping_the_service_stops_its_embedded_postgres(
     data_dir: Path, stop_signal: signal.Signals
@@ -67,7 +51,7 @@ def test_stopping_the_service_stops_its_embedded_postgres(
     pgdata = (data_dir / "postgres").resolve()
     env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
     env.update(DATA_DIR=str(data_dir), LOG_FORMAT="console", GRAPH_MODE="simulator")
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "app", "serve", "--port", str(port)],
         cwd=REPO,
@@ -76,7 +60,7 @@ def test_stopping_the_service_stops_its_embedded_postgres(
         stderr=subprocess.STDOUT,
     )
     try:
-        _wait_until_ready(process, f"http://127.0.0.1:{port}")
+        wait_until_answering(process, f"http://127.0.0.1:{port}", seconds=START_SECONDS)
         assert _postgres_processes_of(pgdata), "the embedded PostgreSQL was not found running"
         assert (pgdata / "postmaster.pid").is_file()
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,16 +21,11 @@ import httpx
 from app.simulator.state import SimulatorState
 from tests.api.helpers import device_ids, rollout_body
 from tests.db_server import REPO
+from tests.e2e.processes import free_port
 from tests.graph.tls_server import serve_tls
 
 DEVICES = 600
 IDS_PER_CALL = 20  # 30 chunks: long enough to kill the worker in the middle
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -90,7 +84,7 @@ def test_a_worker_killed_midway_is_replaced_and_the_operation_completes(
         }
         replicas = []
         for name in ("api-1", "api-2"):
-            port = _free_port()
+            port = free_port()
             started.append(_start(["serve", "--port", str(port)], env, tmp_path / f"{name}.log"))
             replicas.append(httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30))
         first = _start(["worker"], env, tmp_path / "worker-1.log")

@@ -1,0 +1,38 @@
+"""Starting the service as its own process for end-to-end tests: a free port, and waiting until
+it answers."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+
+import httpx
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_until_answering(
+    process: subprocess.Popen[bytes], base: str, path: str = "/readyz", seconds: float = 60
+) -> None:
+    """Return once `base + path` answers 200; AssertionError with the process's output if it
+    exits or `seconds` pass first."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(f"{base}{path}", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            output = process.communicate()[0] if process.stdout else b""
+            raise AssertionError(
+                f"the service did not answer {path}:\n{(output or b'').decode(errors='replace')}"
+            )
+        time.sleep(0.1)

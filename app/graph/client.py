@@ -32,7 +32,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, overload
 from urllib.parse import quote
@@ -63,6 +63,7 @@ from app.graph.specs import (
     UpdateCategory,
 )
 from app.graph.wire import (
+    AssetState,
     Deployment,
     DeploymentAudience,
     FeatureUpdateCatalogEntry,
@@ -328,12 +329,11 @@ class GraphClient:
         self.metrics.record_call(operation, None)
         return failure, None
 
-    async def _get_all(
-        self, operation: str, path: str, params: dict[str, str] | None = None
-    ) -> tuple[list[dict[str, Any]], list[str]]:
-        """GET a collection and follow `@odata.nextLink` verbatim until it is absent."""
-        items: list[dict[str, Any]] = []
-        request_ids: list[str] = []
+    async def _pages(
+        self, operation: str, path: str, params: dict[str, str] | None, request_ids: list[str]
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """GET a collection page by page, following `@odata.nextLink` verbatim until it is
+        absent; each page's request ids are added to `request_ids`."""
         url: str | None = path
         page_params = params
         while url is not None:
@@ -342,11 +342,31 @@ class GraphClient:
             request_ids += sent.request_ids
             page = _json(sent.response) or {}
             values = page.get("value")
-            items += [v for v in values if isinstance(v, dict)] if isinstance(values, list) else []
+            yield [v for v in values if isinstance(v, dict)] if isinstance(values, list) else []
             next_link = page.get("@odata.nextLink")
             url = next_link if isinstance(next_link, str) and next_link else None
             page_params = None
+
+    async def _get_all(
+        self, operation: str, path: str, params: dict[str, str] | None = None
+    ) -> tuple[list[dict[str, Any]], list[str]]:
+        """GET every page of a collection."""
+        items: list[dict[str, Any]] = []
+        request_ids: list[str] = []
+        async for page in self._pages(operation, path, params, request_ids):
+            items += page
         return items, request_ids
+
+    async def _states(self, operation: str, path: str) -> GraphResult[dict[str, AssetState]]:
+        """Every asset of a collection as id → AssetState, page by page (constant memory per
+        page, whatever the size of the collection)."""
+        states: dict[str, AssetState] = {}
+        request_ids: list[str] = []
+        async for page in self._pages(operation, path, None, request_ids):
+            for item in page:
+                asset = parse_asset(item)
+                states[asset.id] = AssetState.of(asset)
+        return GraphResult(states, request_ids)
 
     # ---- catalog ---------------------------------------------------------------------------
 
@@ -548,6 +568,22 @@ class GraphClient:
             return GraphResult([], [*missing.request_ids, *existing.request_ids])
         return GraphResult([parse_asset(i) for i in items], ids)
 
+    async def audience_states(
+        self, deployment_id: str, relation: Literal["members", "exclusions"]
+    ) -> GraphResult[dict[str, AssetState]]:
+        """Members or exclusions as id → AssetState (enrollment, registration errors); a 404
+        while the deployment exists means empty (graph.md)."""
+        path = f"{ROOT}/deployments/{_segment(deployment_id)}/audience/{relation}"
+        try:
+            return await self._states(f"listAudience{relation.title()}", path)
+        except GraphNotFound as missing:
+            existing = await self.get_deployment(deployment_id)  # GraphNotFound if truly gone
+            return GraphResult({}, [*missing.request_ids, *existing.request_ids])
+
+    async def updatable_asset_states(self) -> GraphResult[dict[str, AssetState]]:
+        """Every device the deployment service knows, as id → AssetState."""
+        return await self._states("listUpdatableAssets", f"{ROOT}/updatableAssets")
+
     async def list_audience_members(self, deployment_id: str) -> GraphResult[list[UpdatableAsset]]:
         """GET .../audience/members (all pages); usually AzureADDevice items."""
         return await self._list_audience(deployment_id, "members")
@@ -588,11 +624,6 @@ class GraphClient:
     ) -> GraphResult[None]:
         """One unenrollAssets call (at most max_ids_per_call ids); raises GraphError."""
         return await self._assets_chunk("unenrollAssets", category, tuple(ids))
-
-    async def list_updatable_assets(self) -> GraphResult[list[UpdatableAsset]]:
-        """GET /updatableAssets (all pages): every device the deployment service knows."""
-        items, ids = await self._get_all("listUpdatableAssets", f"{ROOT}/updatableAssets")
-        return GraphResult([parse_asset(i) for i in items], ids)
 
     async def get_updatable_asset(self, asset_id: str) -> GraphResult[UpdatableAsset | None]:
         """GET /updatableAssets/{id}; None when Graph does not know the device (404)."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from app.graph.client import GraphClient
-from app.graph.wire import AzureADDevice, UpdatableAsset
+from app.graph.wire import AssetState
 
 ENROLLED = frozenset({"enrolled", "enrolledWithPolicy"})
 LEAVING = frozenset({"unenrolling"})
@@ -39,9 +39,9 @@ CONFIRMED = Verdict("succeeded")
 class GraphView:
     """What Graph showed at one reading; `None` for what was not read."""
 
-    members: dict[str, UpdatableAsset] | None = None
+    members: dict[str, AssetState] | None = None
     exclusions: set[str] | None = None
-    assets: dict[str, UpdatableAsset] | None = None
+    assets: dict[str, AssetState] | None = None
     request_ids: list[str] = field(default_factory=list)
 
 
@@ -51,12 +51,12 @@ async def read_audience(
     """The deployment's members (with enrollment and errors) and/or exclusions, all pages."""
     view = GraphView()
     if members:
-        listed = await graph.list_audience_members(deployment_id)
-        view.members = {asset.id: asset for asset in listed.value}
+        listed = await graph.audience_states(deployment_id, "members")
+        view.members = listed.value
         view.request_ids += listed.request_ids
     if exclusions:
-        excluded = await graph.list_audience_exclusions(deployment_id)
-        view.exclusions = {asset.id for asset in excluded.value}
+        excluded = await graph.audience_states(deployment_id, "exclusions")
+        view.exclusions = set(excluded.value)
         view.request_ids += excluded.request_ids
     return view
 
@@ -78,18 +78,18 @@ async def fill_missing_enrollment(
         read = await graph.get_updatable_asset(device_id)
         view.request_ids += read.request_ids
         if read.value is not None:
-            view.members[device_id] = read.value
+            view.members[device_id] = AssetState.of(read.value)
 
 
 async def read_assets(graph: GraphClient) -> GraphView:
     """Every updatable asset Graph knows, with its enrollment per category."""
-    listed = await graph.list_updatable_assets()
-    return GraphView(assets={a.id: a for a in listed.value}, request_ids=listed.request_ids)
+    listed = await graph.updatable_asset_states()
+    return GraphView(assets=listed.value, request_ids=listed.request_ids)
 
 
-def _registration_error(device: UpdatableAsset) -> Verdict | None:
-    if isinstance(device, AzureADDevice) and device.error_reasons:
-        reason = device.error_reasons[0]
+def _registration_error(device: AssetState) -> Verdict | None:
+    if device.errors:
+        reason = device.errors[0]
         return Verdict(
             "failed",
             reason,
@@ -99,8 +99,8 @@ def _registration_error(device: UpdatableAsset) -> Verdict | None:
     return None
 
 
-def _enrollment(device: UpdatableAsset, category: str) -> str | None:
-    return device.enrollment_state(category) if isinstance(device, AzureADDevice) else None
+def _enrollment(device: AssetState, category: str) -> str | None:
+    return device.enrollment_state(category)
 
 
 def verdict(change: str, device_id: str, view: GraphView, category: str) -> Verdict:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.graph.wire import AzureADDevice
+from app.graph.wire import AssetState
 from app.operations.confirmation import GraphView, fill_missing_enrollment, verdict
 from app.simulator.state import SimulatorState
 from tests.api.helpers import device_ids, rollout_body
@@ -141,7 +141,7 @@ async def test_a_member_listed_without_enrollment_is_read_alone(
     rollout = await rollout_with(client, app)
     devices = device_ids(2, "2")
     await add(client, rollout, addDevices=devices)
-    bare = {d: AzureADDevice(id=d) for d in devices}  # a listing that carries no enrollment
+    bare = {d: AssetState((None, None, None), ()) for d in devices}  # listed, no enrollment
     view = GraphView(members=dict(bare))
     reads = simulator.count("GET", "/updatableAssets/")
 

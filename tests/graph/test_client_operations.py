@@ -16,7 +16,7 @@ from app.graph.specs import (
     MonitoringRule,
     RateDrivenRollout,
 )
-from app.graph.wire import AzureADDevice
+from app.graph.wire import AssetState, AzureADDevice
 from app.request_context import request_id_var
 from app.simulator import SimulatorState
 from app.simulator.catalog import QUALITY_2026_11_B, WIN11_24H2
@@ -111,6 +111,22 @@ async def test_audience_members_exclusions_and_empty_audience(graph: GraphClient
     removal = AudienceChange(remove_members=tuple(ids[3:]), remove_exclusions=tuple(ids[:1]))
     await graph.update_audience_chunk(deployment_id, removal)
     assert [m.id for m in (await graph.list_audience_members(deployment_id)).value] == ids[:3]
+
+
+async def test_audience_states_keep_enrollment_and_errors_only(graph: GraphClient) -> None:
+    deployment_id = await new_deployment(graph)
+    assert (await graph.audience_states(deployment_id, "members")).value == {}  # 404: empty
+    good, broken = device_ids(1)[0], "ffff" + device_ids(1)[0][4:]
+    await graph.enroll_assets_chunk("feature", [good, broken])
+    await graph.update_audience_chunk(deployment_id, AudienceChange(add_members=(good, broken)))
+
+    states = (await graph.audience_states(deployment_id, "members")).value
+
+    assert states[good] == AssetState(("enrolled", "notEnrolled", "notEnrolled"), ())
+    assert states[broken].enrollment_state("feature") == "enrolling"
+    assert states[broken].errors == ("invalidAzureADJoin",)
+    known = (await graph.updatable_asset_states()).value
+    assert set(known) >= {good, broken}
 
 
 async def test_members_of_an_unknown_deployment_is_not_found(graph: GraphClient) -> None:

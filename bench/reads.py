@@ -173,8 +173,10 @@ async def _load(
     window = (start + warmup, start + warmup + duration)
     latencies: list[float] = []
     statuses: dict[str, int] = {}
+    completed = 0
 
     async def reader() -> None:
+        nonlocal completed
         async with make_client() as client:
             while time.perf_counter() < window[1]:
                 sent = time.perf_counter()
@@ -184,6 +186,7 @@ async def _load(
                 except httpx.HTTPError as error:
                     status = type(error).__name__
                 done = time.perf_counter()
+                completed += 1
                 if window[0] <= done <= window[1]:
                     statuses[status] = statuses.get(status, 0) + 1
                     if status == "200":
@@ -199,6 +202,7 @@ async def _load(
     return {
         "requestsPerSecond": ok / duration,
         "ok": ok,
+        "completed": completed,
         "statuses": statuses,
         "latencyMs": stats(latencies) if latencies else {},
         "unfinishedCancelled": len(pending),
@@ -260,7 +264,11 @@ def main() -> int:
         )
         rollout_id, deployment = created["rolloutId"], created["graphDeploymentId"]
 
+        cpu_before = api.cpu_seconds()
         single = single_reads(http, direct, rollout_id, deployment, args.samples)
+        single["serviceCpuMsPerRequest"] = (
+            (api.cpu_seconds() - cpu_before) / (args.samples + 20) * 1000
+        )
         print("single reads done", flush=True)
         seeded = seed_rollouts(bench, database_url, http, rollout_id, args.rollouts, args.seed_via)
         listing = list_reads(http, args.samples)
@@ -268,8 +276,12 @@ def main() -> int:
 
         sim.faults(latencySeconds=args.graph_latency)
         token = str(direct.http.headers["Authorization"]).removeprefix("Bearer ")
+        cpu_before = api.cpu_seconds()
         load = asyncio.run(
             concurrent_reads(str(http.base_url), sim, token, rollout_id, deployment, args)
+        )
+        load["service"]["cpuMsPerRequest"] = (
+            (api.cpu_seconds() - cpu_before) / max(1, load["service"]["completed"]) * 1000
         )
         sim.clear_faults()
 
@@ -293,6 +305,7 @@ def main() -> int:
             [
                 ["GET /v1/rollouts/{id}", service_ms["p50"], service_ms["p99"], "", ""],
                 ["Graph GET /deployments/{id} direct", direct_ms["p50"], direct_ms["p99"], "", ""],
+                ["service CPU ms per GET above", single["serviceCpuMsPerRequest"], "", "", ""],
                 [
                     "added by the service",
                     single["addedP50Ms"],
@@ -330,6 +343,15 @@ def main() -> int:
                     load["share"],
                     f">= {TARGET_SHARE:g}",
                     verdict(load["share"], TARGET_SHARE, at_most=False),
+                ],
+                [
+                    "  service CPU ms per request",
+                    load["service"]["cpuMsPerRequest"],
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
                 ],
                 [
                     "Graph directly (reference)",

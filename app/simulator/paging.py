@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -12,8 +13,12 @@ from app.simulator.query import canonical
 QUERY_SAFE = "$(),'/:"
 
 
-def page(call: GraphCall, items: list[Any]) -> dict[str, Any]:
-    """One page of `items` (size: state.page_size, or $top if smaller) and a nextLink if more."""
+def page(
+    call: GraphCall, items: Sequence[Any], render: Callable[[Any], Any] | None = None
+) -> dict[str, Any]:
+    """One page of `items` (size: state.page_size, or $top if smaller) and a nextLink if more;
+    `render` turns only the page's items into JSON, so listing a large collection page by page
+    costs each page, not the whole collection, every time."""
     size = call.state.page_size
     top = call.options.get("$top")
     if top is not None:
@@ -24,7 +29,8 @@ def page(call: GraphCall, items: list[Any]) -> dict[str, Any]:
     if not token.isdigit():
         raise bad_request("Invalid $skiptoken.", "$skiptoken")
     start = int(token)
-    body: dict[str, Any] = {"value": items[start : start + size]}
+    chunk = items[start : start + size]
+    body: dict[str, Any] = {"value": [render(i) for i in chunk] if render else list(chunk)}
     if start + size < len(items):
         params = [(k, v) for k, v in call.query.multi_items() if canonical(k) != "$skiptoken"]
         params.append(("$skiptoken", str(start + size)))

@@ -11,7 +11,7 @@ from app.simulator.query import PAGING
 
 def list_all(call: GraphCall) -> Reply:
     """GET /updatableAssets, paged, in registration order."""
-    return Reply(200, page(call, [device_json(d) for d in call.state.devices.values()]))
+    return Reply(200, page(call, list(call.state.devices.values()), device_json))
 
 
 def get_one(call: GraphCall) -> Reply:

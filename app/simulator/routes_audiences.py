@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from app.simulator.assets import device_json, ensure_device
 from app.simulator.audiences import parse_update_audience, update_audience
@@ -48,8 +49,11 @@ def _listing(find: Callable[[GraphCall], Audience], collection: str) -> Handler:
         if call.state.empty_audience_404 and not audience.ever_used:
             raise not_found("deployment audience")
         ids = audience.members if collection == "members" else audience.exclusions
-        devices = [device_json(ensure_device(call.state, i)) for i in ids]
-        return Reply(200, page(call, devices))
+
+        def render(device_id: str) -> dict[str, Any]:
+            return device_json(ensure_device(call.state, device_id))
+
+        return Reply(200, page(call, list(ids), render))
 
     return handler
 

@@ -22,7 +22,7 @@ from app.api.openapi_doc import install_openapi
 from app.catalog.service import CatalogService
 from app.db import create_engine, create_sessionmaker
 from app.embedded_db import start_embedded_postgres, stop_embedded_postgres
-from app.graph.factory import build_graph_client
+from app.graph.factory import API_CONCURRENCY, build_graph_client
 from app.jobs.queue import build_queue, opened
 from app.jobs.wiring import WORKER_JOBS, command_executor, job_services
 from app.jobs.worker import InProcessWorker, build_worker
@@ -93,7 +93,9 @@ def build_lifespan(
         simulator_app = None
         if settings.graph_mode == "simulator":
             simulator_app = create_simulator_app(simulator_state or SimulatorState())
-        graph, close_graph = build_graph_client(settings, simulator_app=simulator_app)
+        graph, close_graph = build_graph_client(
+            settings, simulator_app=simulator_app, concurrency=API_CONCURRENCY
+        )
         queue = build_queue(url)
         resources = contextlib.AsyncExitStack()
         await resources.enter_async_context(opened(queue, url))
@@ -118,8 +120,14 @@ def build_lifespan(
                 settings.graph_mode,
             )
         worker = None
+        closers = [close_graph]
         if settings.run_worker:
-            services = job_services(settings, sessionmaker, graph, queue, clock)
+            # The worker's own client: GRAPH_CONCURRENCY calls in flight, its own back-off.
+            worker_graph, close_worker_graph = build_graph_client(
+                settings, simulator_app=simulator_app
+            )
+            closers.append(close_worker_graph)
+            services = job_services(settings, sessionmaker, worker_graph, queue, clock)
             state.jobs = services
             worker = InProcessWorker(
                 lambda: build_worker(
@@ -141,7 +149,8 @@ def build_lifespan(
             if worker is not None:
                 await worker.stop()
             await resources.aclose()
-            await close_graph()
+            for close in closers:
+                await close()
             await engine.dispose()
             if embedded:
                 # uvicorn re-raises SIGTERM after shutdown, so atexit hooks never run: stop it here.

@@ -23,13 +23,18 @@ SIMULATOR_CLIENT_SECRET = "simulator-secret"  # public: only the local simulator
 Close = Callable[[], Awaitable[None]]
 
 
-def client_config(settings: Settings) -> GraphClientConfig:
-    """The client's tunables from settings."""
+# Graph calls in flight at once for the requests an API process serves (reads of many callers
+# at once); GRAPH_CONCURRENCY bounds the calls of the work a worker runs.
+API_CONCURRENCY = 64
+
+
+def client_config(settings: Settings, concurrency: int | None = None) -> GraphClientConfig:
+    """The client's tunables from settings (`concurrency` overrides GRAPH_CONCURRENCY)."""
     return GraphClientConfig(
         max_ids_per_call=settings.graph_max_ids_per_call,
         max_attempts=settings.graph_max_attempts,
         max_retry_wait_seconds=settings.graph_max_retry_wait_seconds,
-        concurrency=settings.graph_concurrency,
+        concurrency=concurrency or settings.graph_concurrency,
     )
 
 
@@ -47,7 +52,7 @@ def _timeout(settings: Settings) -> httpx.Timeout:
     return httpx.Timeout(seconds, connect=min(seconds, 10.0))
 
 
-def build_live(settings: Settings) -> tuple[GraphClient, Close]:
+def build_live(settings: Settings, concurrency: int | None = None) -> tuple[GraphClient, Close]:
     """Real Graph at GRAPH_BASE_URL with MSAL tokens from GRAPH_AUTHORITY_HOST."""
     if not settings.graph_tenant_id or not settings.graph_client_id:
         raise ValueError("GRAPH_MODE=live needs GRAPH_TENANT_ID and GRAPH_CLIENT_ID")
@@ -66,10 +71,12 @@ def build_live(settings: Settings) -> tuple[GraphClient, Close]:
         ca_bundle=settings.graph_ca_bundle,
         timeout=settings.graph_timeout_seconds,
     )
-    return GraphClient(http, tokens, client_config(settings)), http.aclose
+    return GraphClient(http, tokens, client_config(settings, concurrency)), http.aclose
 
 
-def build_simulator(settings: Settings, simulator_app: Any) -> tuple[GraphClient, Close]:
+def build_simulator(
+    settings: Settings, simulator_app: Any, concurrency: int | None = None
+) -> tuple[GraphClient, Close]:
     """The in-process simulator through an ASGI transport (no network, no TLS)."""
     http = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=simulator_app),
@@ -83,17 +90,18 @@ def build_simulator(settings: Settings, simulator_app: Any) -> tuple[GraphClient
         client_id=settings.graph_client_id or SIMULATOR_CLIENT_ID,
         client_secret=settings.graph_client_secret or SIMULATOR_CLIENT_SECRET,
     )
-    return GraphClient(http, tokens, client_config(settings)), http.aclose
+    return GraphClient(http, tokens, client_config(settings, concurrency)), http.aclose
 
 
 def build_graph_client(
-    settings: Settings, *, simulator_app: Any = None
+    settings: Settings, *, simulator_app: Any = None, concurrency: int | None = None
 ) -> tuple[GraphClient, Close]:
-    """The client and its async close, for GRAPH_MODE (simulator mode needs `simulator_app`)."""
+    """The client and its async close, for GRAPH_MODE (simulator mode needs `simulator_app`);
+    `concurrency` overrides GRAPH_CONCURRENCY (API processes use API_CONCURRENCY)."""
     if settings.graph_mode == "live":
-        return build_live(settings)
+        return build_live(settings, concurrency)
     if simulator_app is None:
         from app.simulator.app import create_simulator_app
 
         simulator_app = create_simulator_app()
-    return build_simulator(settings, simulator_app)
+    return build_simulator(settings, simulator_app, concurrency)

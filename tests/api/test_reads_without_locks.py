@@ -5,7 +5,6 @@ did not change meanwhile (a pause made during the read is not overwritten)."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -73,20 +72,17 @@ async def test_readers_overlap_and_hold_no_connection_while_graph_answers(
     simulator.faults.latency_seconds = LATENCY
     pool = app.state.services.engine.pool
 
-    started = time.monotonic()
     reading = asyncio.gather(*(client.get(f"/v1/rollouts/{rollout['id']}") for _ in range(READERS)))
     samples = []  # (readers waiting for Graph, connections checked out)
     while not reading.done():
         samples.append((in_graph, pool.checkedout()))
         await asyncio.sleep(0.01)
     answers = await reading
-    elapsed = time.monotonic() - started
 
     assert [a.status_code for a in answers] == [200] * READERS
     assert {a.json()["state"]["effective"] for a in answers} == {"offering"}
-    # Overlapping: all readers waited for Graph at once, so the reads took about one wait.
+    # Overlapping: all readers waited for Graph at once (queued readers would never all be).
     assert max(waiting for waiting, _ in samples) == READERS
-    assert elapsed < READERS * LATENCY / 2, f"{elapsed:.2f} s: the readers queued"
     # A reader waiting for Graph holds no connection: only the others can hold one each.
     assert all(held <= READERS - waiting for waiting, held in samples), samples
     assert [held for waiting, held in samples if waiting == READERS].count(0) >= 5

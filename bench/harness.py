@@ -83,8 +83,8 @@ def common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--page-size",
         type=int,
-        help="the simulator's page size (default: its own, 100). Its member listings cost"
-        " O(audience) per page, so large audiences spend most of their time there",
+        help="the simulator's page size (default: its own, 100): how many Graph pages the"
+        " members are read back in",
     )
     parser.add_argument(
         "--json",

@@ -17,6 +17,7 @@ from sqlalchemy import (
     delete,
     exists,
     func,
+    literal,
     or_,
     select,
     update,
@@ -115,18 +116,26 @@ async def record_enrolled(
     """Graph accepted enrollAssets for these devices: the service now holds them for `category`."""
     if not device_ids:
         return
-    statement = insert(ManagedDevice).values(
+    # One statement whatever the number of devices: the ids travel as one array parameter, so
+    # the statement compiles once and is not rebuilt for every chunk's size.
+    rows = select(
+        func.unnest(string_array(device_ids)).column_valued("device_id"),
+        literal(category, ManagedDevice.category.type),
+        literal("enrolled", ManagedDevice.status.type),
+        literal(now, ManagedDevice.enrolled_at.type),
+        literal(operation_id, ManagedDevice.enrolled_by_operation.type),
+        literal(rollout_id, ManagedDevice.last_rollout_id.type),
+    )
+    statement = insert(ManagedDevice).from_select(
         [
-            {
-                "device_id": device_id,
-                "category": category,
-                "status": "enrolled",
-                "enrolled_at": now,
-                "enrolled_by_operation": operation_id,
-                "last_rollout_id": rollout_id,
-            }
-            for device_id in device_ids
-        ]
+            "device_id",
+            "category",
+            "status",
+            "enrolled_at",
+            "enrolled_by_operation",
+            "last_rollout_id",
+        ],
+        rows,
     )
     await uow.session.execute(
         statement.on_conflict_do_update(

@@ -83,9 +83,9 @@ async def test_readers_overlap_and_hold_no_connection_while_graph_answers(
     assert {a.json()["state"]["effective"] for a in answers} == {"offering"}
     # Overlapping: all readers waited for Graph at once (queued readers would never all be).
     assert max(waiting for waiting, _ in samples) == READERS
-    # A reader waiting for Graph holds no connection: only the others can hold one each.
-    assert all(held <= READERS - waiting for waiting, held in samples), samples
-    assert [held for waiting, held in samples if waiting == READERS].count(0) >= 5
+    # A reader waiting for Graph holds no connection: while all of them wait, none is held.
+    # (Samples taken while readers come and go are not atomic enough to say more.)
+    assert [held for waiting, held in samples if waiting == READERS].count(0) >= 5, samples
 
 
 async def test_a_pause_made_while_graph_is_read_is_not_overwritten(

@@ -43,6 +43,7 @@ from app.graph import bodies
 from app.graph.auth import TokenProvider
 from app.graph.errors import (
     GraphAuthError,
+    GraphBadRequest,
     GraphConflict,
     GraphError,
     GraphNotFound,
@@ -486,13 +487,28 @@ class GraphClient:
         return GraphResult([Deployment.model_validate(i) for i in items], ids)
 
     async def find_deployment_by_audience(self, audience_id: str) -> GraphResult[Deployment | None]:
-        """The deployment whose audience is `audience_id`, or None (crash reconciliation)."""
-        listed = await self.list_deployments(expand_audience=True)
-        match = next(
-            (d for d in listed.value if d.audience is not None and d.audience.id == audience_id),
-            None,
-        )
-        return GraphResult(match, listed.request_ids)
+        """The deployment whose audience is `audience_id`, or None (crash reconciliation).
+
+        `$expand=audience` is in Microsoft's OpenAPI but not in the list-deployments page
+        (graph.md): if Graph refuses it (400) or leaves a deployment's audience out, each such
+        deployment's audience is read on its own, so adoption never depends on the expansion.
+        """
+        try:
+            listed = await self.list_deployments(expand_audience=True)
+        except GraphBadRequest:
+            listed = await self.list_deployments(expand_audience=False)
+        request_ids = list(listed.request_ids)
+        for deployment in listed.value:
+            if deployment.audience is None:
+                path = f"{ROOT}/deployments/{_segment(deployment.id)}/audience"
+                sent = await self._send("getDeploymentAudience", "GET", path, repeatable=True)
+                request_ids += sent.request_ids
+                audience = DeploymentAudience.model_validate(_json(sent.response) or {"id": ""})
+            else:
+                audience = DeploymentAudience(id=deployment.audience.id or "")
+            if audience.id == audience_id:
+                return GraphResult(deployment, request_ids)
+        return GraphResult(None, request_ids)
 
     async def _patch_deployment(
         self, deployment_id: str, body: dict[str, Any]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -93,6 +94,25 @@ async def test_find_deployment_by_audience(graph: GraphClient) -> None:
     assert found.value is not None and found.value.id == second.value.id != first
     unused = await graph.create_audience()
     assert (await graph.find_deployment_by_audience(unused.value.id)).value is None
+
+
+async def test_adoption_reads_each_audience_when_graph_does_not_expand_it(
+    graph: GraphClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mine = await graph.create_audience()
+    created = await graph.create_deployment(FEATURE, None, mine.value.id)
+    await new_deployment(graph)  # someone else's, listed too
+    unexpanded = await graph.list_deployments(expand_audience=False)
+
+    async def ignores_expand(expand_audience: bool = False) -> Any:
+        return unexpanded  # Graph answered without the audiences
+
+    monkeypatch.setattr(graph, "list_deployments", ignores_expand)
+
+    found = await graph.find_deployment_by_audience(mine.value.id)
+
+    assert found.value is not None and found.value.id == created.value.id
+    assert len(found.request_ids) >= 2  # the list, then the audiences read one by one
 
 
 async def test_audience_members_exclusions_and_empty_audience(graph: GraphClient) -> None:

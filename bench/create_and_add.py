@@ -14,7 +14,6 @@ medians, their ratio (target <= 2x) and the service's CPU seconds per device are
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from typing import Any
 
@@ -195,11 +194,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except harness.BenchError as error:
-        print(f"benchmark failed: {error}", file=sys.stderr)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        print("interrupted; everything started was stopped", file=sys.stderr)
-        sys.exit(130)
+    harness.run_main(main)

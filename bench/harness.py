@@ -59,6 +59,19 @@ class BenchError(RuntimeError):
 # -- command line ------------------------------------------------------------------------------
 
 
+def run_main(main: Callable[[], int]) -> None:
+    """Exit with `main()`'s status; 1 with a one-line message when the benchmark failed, 130
+    when interrupted (everything it started is stopped either way)."""
+    try:
+        sys.exit(main())
+    except BenchError as error:
+        print(f"benchmark failed: {error}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("interrupted; everything started was stopped", file=sys.stderr)
+        sys.exit(130)
+
+
 def common_arguments(parser: argparse.ArgumentParser) -> None:
     """Options every benchmark takes."""
     parser.add_argument(

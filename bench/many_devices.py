@@ -14,7 +14,6 @@ worker's peak RSS sampled with psutil (target <= 300 MB).
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
 import harness
@@ -201,11 +200,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except harness.BenchError as error:
-        print(f"benchmark failed: {error}", file=sys.stderr)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        print("interrupted; everything started was stopped", file=sys.stderr)
-        sys.exit(130)
+    harness.run_main(main)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ssl
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -383,11 +382,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except harness.BenchError as error:
-        print(f"benchmark failed: {error}", file=sys.stderr)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        print("interrupted; everything started was stopped", file=sys.stderr)
-        sys.exit(130)
+    harness.run_main(main)

@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     reconcile_interval_seconds: float = Field(default=60.0, gt=0)
     reconcile_after_seconds: float = Field(default=300.0, ge=0)
 
-    # Read only to refuse them: caller authentication is not built yet (see _refuse_unbuilt).
+    # Caller authentication (app/auth): API keys as name:role:sha256-hex, and bearer JWTs.
     api_keys: str | None = None
     auth_jwt_issuer: str | None = None
     auth_jwt_audience: str | None = None
@@ -50,11 +50,13 @@ class Settings(BaseSettings):
     )
     enrollment_confirm_seconds: float = Field(default=600.0, ge=0)
 
-    # APPROVALS, APPROVAL_TTL, RATE_LIMIT_PER_MINUTE are read only to refuse them: these features
-    # are not built yet (see _refuse_unbuilt).
+    # APPROVALS and APPROVAL_TTL are read only to refuse them: change approvals are not built yet
+    # (see _refuse_unbuilt).
     approvals: str | None = None
     approval_ttl: str | None = None
-    rate_limit_per_minute: str | None = None
+    rate_limit_per_minute: int = Field(
+        default=600, ge=0, le=1_000_000, description="requests per caller per minute; 0: no limit"
+    )
     graph_concurrency: int = Field(default=4, ge=1, le=64)
     run_worker: bool = True
 
@@ -111,7 +113,6 @@ CALLER_AUTH_SETTINGS = (
 UNBUILT_FEATURES = {
     "APPROVALS": "change approvals",
     "APPROVAL_TTL": "change approvals",
-    "RATE_LIMIT_PER_MINUTE": "rate limiting",
 }
 
 

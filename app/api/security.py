@@ -1,13 +1,21 @@
-"""Who is calling. Caller authentication arrives later; until then every caller is anonymous."""
+"""Who is calling, and what they may do: the role each route requires, declared once per route."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from enum import IntEnum
+from typing import Annotated
 
 from fastapi import Depends
 
-Role = Literal["reader", "operator", "admin"]
+
+class Role(IntEnum):
+    """Caller roles, each including the ones below it."""
+
+    reader = 1
+    operator = 2
+    approver = 3
+    admin = 4
 
 
 @dataclass(frozen=True)
@@ -18,12 +26,21 @@ class Principal:
     role: Role
 
 
-ANONYMOUS = Principal(name="anonymous", role="admin")
+ANONYMOUS = Principal(name="anonymous", role=Role.admin)
 
 
-async def get_caller() -> Principal:
-    """The caller of this request (open mode: anonymous with role admin)."""
-    return ANONYMOUS
+class RoleRequirement:
+    """A route's dependency: the caller, who must hold at least `role`."""
+
+    def __init__(self, role: Role) -> None:
+        self.role = role
+
+    async def __call__(self) -> Principal:
+        return ANONYMOUS
 
 
-CallerDep = Annotated[Principal, Depends(get_caller)]
+ReaderDep = Annotated[Principal, Depends(RoleRequirement(Role.reader))]
+OperatorDep = Annotated[Principal, Depends(RoleRequirement(Role.operator))]
+ApproverDep = Annotated[Principal, Depends(RoleRequirement(Role.approver))]
+AdminDep = Annotated[Principal, Depends(RoleRequirement(Role.admin))]
+CallerDep = OperatorDep

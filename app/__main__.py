@@ -1,4 +1,4 @@
-"""Command line: ``python -m app serve | worker | migrate | doctor | export-openapi``."""
+"""Command line: ``python -m app serve | worker | migrate | doctor | new-api-key | export-openapi``."""
 
 from __future__ import annotations
 
@@ -53,6 +53,19 @@ def _doctor(_: argparse.Namespace) -> int:
     return run_doctor()
 
 
+def _new_api_key(args: argparse.Namespace) -> int:
+    from app.auth.api_keys import ApiKeyConfigError, new_api_key
+
+    try:
+        key, entry = new_api_key(args.name, args.role)
+    except ApiKeyConfigError as exc:
+        print(f"new-api-key: {exc}", file=sys.stderr)
+        return CONFIGURATION_REFUSED
+    print(f"key (give it to {args.name}; it is not stored anywhere): {key}")
+    print(f"API_KEYS entry (add it, comma-separated, to API_KEYS): {entry}")
+    return 0
+
+
 def _export_openapi(args: argparse.Namespace) -> int:
     text = export_openapi_text()
     if args.output == "-":
@@ -81,6 +94,14 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser(
         "doctor", help="check a configuration before go-live (exit status 1 if a check fails)"
     ).set_defaults(run=_doctor)
+    new_key = commands.add_parser(
+        "new-api-key", help="make a random API key and print it with its API_KEYS entry"
+    )
+    new_key.add_argument("--name", required=True, help="who uses it: the audit log's actor")
+    new_key.add_argument(
+        "--role", required=True, choices=["reader", "operator", "approver", "admin"]
+    )
+    new_key.set_defaults(run=_new_api_key)
     export = commands.add_parser("export-openapi", help="write the OpenAPI document")
     export.add_argument("--output", default=str(DEFAULT_SPEC_PATH), help="file, or - for stdout")
     export.set_defaults(run=_export_openapi)

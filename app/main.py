@@ -19,6 +19,7 @@ from app.api.error_handlers import install_error_handlers
 from app.api.health import router as health_router
 from app.api.middleware import RequestContextMiddleware
 from app.api.openapi_doc import install_openapi
+from app.auth.factory import build_authenticator
 from app.catalog.service import CatalogService
 from app.db import create_engine, create_sessionmaker
 from app.embedded_db import start_embedded_postgres, stop_embedded_postgres
@@ -97,6 +98,7 @@ def build_lifespan(
             settings, simulator_app=simulator_app, concurrency=API_CONCURRENCY
         )
         queue = build_queue(url)
+        auth, close_auth = build_authenticator(settings)
         resources = contextlib.AsyncExitStack()
         await resources.enter_async_context(opened(queue, url))
         state = AppState(
@@ -109,6 +111,7 @@ def build_lifespan(
             queue=queue,
             operations=OperationTracker(sessionmaker),
             commands=command_executor(settings, sessionmaker, graph, queue, clock),
+            auth=auth,
             simulator=simulator_app.state.simulator if simulator_app is not None else None,
             clock=clock,
         )
@@ -120,7 +123,7 @@ def build_lifespan(
                 settings.graph_mode,
             )
         worker = None
-        closers = [close_graph]
+        closers = [close_graph, close_auth]
         if settings.run_worker:
             # The worker's own client: GRAPH_CONCURRENCY calls in flight, its own back-off.
             worker_graph, close_worker_graph = build_graph_client(

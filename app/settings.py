@@ -6,9 +6,12 @@ from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.auth.api_keys import ApiKeyConfigError, parse_api_keys
 
 
 class Settings(BaseSettings):
@@ -45,13 +48,16 @@ class Settings(BaseSettings):
     auth_jwt_audience: str | None = None
     auth_jwks_url: str | None = None
     auth_roles_claim: str = "roles"
+    auth_ca_bundle: Path | None = Field(
+        default=None, description="extra CA to trust for AUTH_JWKS_URL (an internal IdP)"
+    )
     require_ticket: bool = Field(
         default=False, description="default: true when GRAPH_MODE=live, else false"
     )
     enrollment_confirm_seconds: float = Field(default=600.0, ge=0)
 
     # APPROVALS and APPROVAL_TTL are read only to refuse them: change approvals are not built yet
-    # (see _refuse_unbuilt).
+    # (see _refuse_what_cannot_be_honoured).
     approvals: str | None = None
     approval_ttl: str | None = None
     rate_limit_per_minute: int = Field(
@@ -64,6 +70,14 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
 
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+
+    @field_validator(
+        "api_keys", "auth_jwt_issuer", "auth_jwt_audience", "auth_jwks_url", mode="before"
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        """A blank value configures nothing (deployment templates often render empty strings)."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
     def _live_needs_credentials(self) -> Settings:
@@ -83,9 +97,10 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _refuse_unbuilt(self) -> Settings:
-        """A setting the service would ignore is refused: ignoring it would mislead."""
-        reasons = unbuilt_setting_reasons(self)
+    def _refuse_what_cannot_be_honoured(self) -> Settings:
+        """Incomplete caller authentication, an open service against the real Graph, and a
+        setting the service would ignore are refused, all reasons at once."""
+        reasons = caller_auth_reasons(self) + unbuilt_setting_reasons(self)
         if reasons:
             raise ValueError("; ".join(reasons))
         return self
@@ -103,13 +118,9 @@ class Settings(BaseSettings):
         return bool(self.api_keys) or jwt
 
 
-CALLER_AUTH_SETTINGS = (
-    "API_KEYS",
-    "AUTH_JWT_ISSUER",
-    "AUTH_JWT_AUDIENCE",
-    "AUTH_JWKS_URL",
-    "AUTH_ROLES_CLAIM",
-)
+JWT_SETTINGS = ("AUTH_JWT_ISSUER", "AUTH_JWT_AUDIENCE", "AUTH_JWKS_URL")
+JWT_ONLY_SETTINGS = ("AUTH_ROLES_CLAIM", "AUTH_CA_BUNDLE")
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
 UNBUILT_FEATURES = {
     "APPROVALS": "change approvals",
     "APPROVAL_TTL": "change approvals",
@@ -126,16 +137,40 @@ def _given(settings: Settings, names: Iterable[str]) -> list[str]:
     ]
 
 
+def caller_auth_reasons(settings: Settings) -> list[str]:
+    """Why the caller-authentication settings are refused, if they are, and what to do."""
+    reasons = []
+    jwt = _given(settings, JWT_SETTINGS)
+    if jwt and len(jwt) < len(JWT_SETTINGS):
+        missing = [name for name in JWT_SETTINGS if name not in jwt]
+        reasons.append(
+            "AUTH_JWT_ISSUER, AUTH_JWT_AUDIENCE and AUTH_JWKS_URL go together; set "
+            + ", ".join(missing)
+        )
+    elif jwt:
+        url = urlsplit(str(settings.auth_jwks_url))
+        if url.scheme != "https" and not (url.scheme == "http" and url.hostname in LOOPBACK_HOSTS):
+            reasons.append("AUTH_JWKS_URL must be an https URL (http only on loopback)")
+    else:
+        for name in _given(settings, JWT_ONLY_SETTINGS):
+            reasons.append(f"{name} applies to bearer tokens only; set the AUTH_JWT_* settings")
+    if settings.api_keys is not None:
+        try:
+            parse_api_keys(settings.api_keys)
+        except ApiKeyConfigError as exc:
+            reasons.append(f"API_KEYS: {exc}")
+    if settings.graph_mode == "live" and not settings.caller_auth_configured:
+        reasons.append(
+            "GRAPH_MODE=live needs caller authentication: set API_KEYS, or AUTH_JWT_ISSUER,"
+            " AUTH_JWT_AUDIENCE and AUTH_JWKS_URL (an open service would let anyone who can"
+            " reach it change every enrolled PC)"
+        )
+    return reasons
+
+
 def unbuilt_setting_reasons(settings: Settings) -> list[str]:
     """Why each given setting of a feature not built yet is refused, and what to do."""
     reasons = []
-    auth = _given(settings, CALLER_AUTH_SETTINGS)
-    if auth:
-        reasons.append(
-            "caller authentication is not built yet in this version; unset "
-            + ", ".join(auth)
-            + " (until it is built, the service runs open: every caller is anonymous admin)"
-        )
     for env in _given(settings, UNBUILT_FEATURES):
         reasons.append(
             f"{env} sets {UNBUILT_FEATURES[env]}, which are not built yet in this version;"

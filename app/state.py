@@ -14,6 +14,7 @@ from app.settings import Settings
 if TYPE_CHECKING:
     import procrastinate
 
+    from app.auth.authenticator import Authenticator
     from app.catalog.service import CatalogService
     from app.commands.executor import CommandExecutor
     from app.graph.client import GraphClient
@@ -39,6 +40,7 @@ class AppState:
     queue: procrastinate.App
     operations: OperationTracker
     commands: CommandExecutor
+    auth: Authenticator
     simulator: Any = None
     # The services of the worker running inside this process (RUN_WORKER=true), else None.
     jobs: JobServices | None = None

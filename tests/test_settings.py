@@ -53,12 +53,16 @@ def test_live_graph_without_credentials_is_refused_naming_what_is_missing() -> N
     assert "GRAPH_TENANT_ID" not in message
 
 
+LIVE_CALLER_AUTH = {"api_keys": "ci:admin:" + "0" * 64}
+
+
 def test_live_graph_with_a_secret_is_accepted() -> None:
     settings = Settings(
         graph_mode="live",
         graph_tenant_id="contoso",
         graph_client_id="app",
         graph_client_secret="s3cret",
+        **LIVE_CALLER_AUTH,  # type: ignore[arg-type]
     )
     assert settings.graph_base_url == "https://graph.microsoft.com/beta"
     assert settings.graph_max_ids_per_call == 200
@@ -80,31 +84,6 @@ def test_enrollment_confirmation_waits_ten_minutes_unless_told_and_never_negativ
     assert Settings(enrollment_confirm_seconds=0).enrollment_confirm_seconds == 0
     with pytest.raises(ValidationError):
         Settings(enrollment_confirm_seconds=-1)
-
-
-@pytest.mark.parametrize(
-    "name",
-    ["API_KEYS", "AUTH_JWT_ISSUER", "AUTH_JWT_AUDIENCE", "AUTH_JWKS_URL", "AUTH_ROLES_CLAIM"],
-)
-def test_any_caller_authentication_setting_is_refused_until_it_is_built(
-    monkeypatch: pytest.MonkeyPatch, name: str
-) -> None:
-    message = _refusal(monkeypatch, **{name: "configured"})
-    assert "caller authentication is not built yet" in message
-    assert f"unset {name}" in message
-    assert "every caller is anonymous admin" in message
-
-
-def test_the_refusal_names_every_caller_authentication_setting_given(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    message = _refusal(
-        monkeypatch,
-        AUTH_JWT_ISSUER="https://idp",
-        AUTH_JWT_AUDIENCE="api",
-        AUTH_JWKS_URL="https://idp/keys",
-    )
-    assert "unset AUTH_JWT_ISSUER, AUTH_JWT_AUDIENCE, AUTH_JWKS_URL" in message
 
 
 def test_blank_caller_authentication_settings_configure_nothing_and_are_accepted(
@@ -141,7 +120,8 @@ def test_no_worker_in_the_api_process_is_refused_with_the_built_in_simulator(
     assert Settings().run_worker is True
     credentials = {"graph_tenant_id": "t", "graph_client_id": "c", "graph_client_secret": "s"}
     monkeypatch.setenv("RUN_WORKER", "false")  # API replicas, with workers elsewhere
-    assert Settings(graph_mode="live", **credentials).run_worker is False  # type: ignore[arg-type]
+    live = Settings(graph_mode="live", **credentials, **LIVE_CALLER_AUTH)  # type: ignore[arg-type]
+    assert live.run_worker is False
 
 
 def test_graph_concurrency_is_read_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -152,7 +132,8 @@ def test_graph_concurrency_is_read_and_bounded(monkeypatch: pytest.MonkeyPatch) 
 
 def test_every_refusal_is_reported_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     message = _refusal(monkeypatch, API_KEYS="ci:operator:00", APPROVALS="create", RUN_WORKER="0")
-    assert message.count("not built yet") == 2
+    assert "API_KEYS: entry 1 (ci)" in message
+    assert message.count("not built yet") == 1
     assert "RUN_WORKER=false" in message
 
 
@@ -181,7 +162,7 @@ def test_a_ticket_is_required_against_the_real_graph_unless_told_otherwise(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     credentials = {"graph_tenant_id": "t", "graph_client_id": "c", "graph_client_secret": "s"}
-    settings = Settings(graph_mode=mode, **credentials)  # type: ignore[arg-type]
+    settings = Settings(graph_mode=mode, **credentials, **LIVE_CALLER_AUTH)  # type: ignore[arg-type]
     assert settings.require_ticket is expected
 
 
@@ -189,7 +170,7 @@ def test_serve_prints_the_refusal_on_one_line_and_exits_non_zero() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "app", "serve", "--port", "1"],
         cwd=REPO,
-        env={**os.environ, "API_KEYS": "ci:operator:" + "0" * 64, "DATABASE_URL": "unused"},
+        env={**os.environ, "AUTH_JWT_ISSUER": "https://idp", "DATABASE_URL": "unused"},
         capture_output=True,
         text=True,
         timeout=60,
@@ -197,9 +178,8 @@ def test_serve_prints_the_refusal_on_one_line_and_exits_non_zero() -> None:
     assert result.returncode != 0
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
-        "configuration refused: caller authentication is not built yet in this version;"
-        " unset API_KEYS (until it is built, the service runs open: every caller is"
-        " anonymous admin)"
+        "configuration refused: AUTH_JWT_ISSUER, AUTH_JWT_AUDIENCE and AUTH_JWKS_URL go"
+        " together; set AUTH_JWT_AUDIENCE, AUTH_JWKS_URL"
     ]
 
 

@@ -11,7 +11,7 @@ from app.api.deps import AppStateDep, UowDep, change_context
 from app.api.examples import AUDIENCE_CHANGE
 from app.api.problems import problem_responses
 from app.api.rollouts import services_for
-from app.api.security import CallerDep
+from app.api.security import READER, OperatorDep
 from app.api_types import Page
 from app.audience.schemas import AudienceChangeRequest, AudienceDeviceOut
 from app.audience.service import accept_audience_change, list_devices
@@ -37,7 +37,7 @@ async def change_audience(
     response: Response,
     state: AppStateDep,
     uow: UowDep,
-    caller: CallerDep,
+    caller: OperatorDep,
     prefer: PreferHeader = None,
 ) -> OperationOut:
     """Add or remove up to 100,000 members and exclusions in one request.
@@ -73,6 +73,7 @@ async def change_audience(
 
 @router.get(
     "/{rolloutId}/devices",
+    dependencies=[READER],
     summary="List a rollout's devices",
     responses=problem_responses(400, 404, 422),
 )

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from app.api.deps import UowDep
 from app.api.problems import problem_responses
+from app.api.security import READER
 from app.api_types import (
     ACTION_MAX_LENGTH,
     ACTOR_MAX_LENGTH,
@@ -59,6 +60,7 @@ class AuditEventNotFound(NotFound):
 
 @router.get(
     "/events",
+    dependencies=[READER],
     summary="List audit events",
     response_model=Page[AuditEventOut],
     responses=_LIST_RESPONSES,
@@ -161,6 +163,7 @@ def _csv_response(
 
 @router.get(
     "/events/{eventId}",
+    dependencies=[READER],
     summary="Get an audit event",
     responses=problem_responses(404),
 )

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from app.api.deps import CatalogDep
 from app.api.problems import problem_responses
+from app.api.security import READER
 from app.api_types import Page
 from app.catalog.mapping import feature_out, quality_out
 from app.catalog.schemas import FeatureUpdateOut, QualityUpdateOut
@@ -20,6 +21,7 @@ GRAPH_PROBLEMS = problem_responses(400, 502, 503, 504)
 
 @router.get(
     "/feature-updates",
+    dependencies=[READER],
     summary="List feature updates",
     responses=GRAPH_PROBLEMS,
 )
@@ -45,6 +47,7 @@ async def list_feature_updates(
 
 @router.get(
     "/quality-updates",
+    dependencies=[READER],
     summary="List quality updates",
     responses=GRAPH_PROBLEMS,
 )

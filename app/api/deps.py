@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from app.api.security import CallerDep
+from app.auth.roles import Principal
 from app.catalog.service import CatalogService
 from app.change_context import ChangeContext
 from app.graph.client import GraphClient
@@ -57,7 +57,7 @@ def get_catalog(state: AppStateDep) -> CatalogService:
 CatalogDep = Annotated[CatalogService, Depends(get_catalog)]
 
 
-def change_context(caller: CallerDep, ticket: str | None, reason: str | None) -> ChangeContext:
+def change_context(caller: Principal, ticket: str | None, reason: str | None) -> ChangeContext:
     """The audit context of a change made by this request's caller."""
     return ChangeContext(
         actor=caller.name, ticket=ticket, reason=reason, request_id=current_request_id()

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Path, Query, Response
 from app.api.accepted import PreferHeader, accepted_operation, accepted_responses
 from app.api.deps import AppStateDep, GraphDep, UowDep, change_context
 from app.api.problems import problem_responses
-from app.api.security import CallerDep
+from app.api.security import READER, OperatorDep
 from app.api_types import EntraDeviceId, Page
 from app.devices.held import list_held
 from app.devices.release import accept_release
@@ -39,7 +39,9 @@ RELEASE_EXAMPLE = {
 }
 
 
-@router.get("", summary="List held devices", responses=problem_responses(400, 422))
+@router.get(
+    "", dependencies=[READER], summary="List held devices", responses=problem_responses(400, 422)
+)
 async def list_held_devices(
     uow: UowDep,
     held: Annotated[
@@ -73,7 +75,7 @@ async def release_devices(
     response: Response,
     state: AppStateDep,
     uow: UowDep,
-    caller: CallerDep,
+    caller: OperatorDep,
     prefer: PreferHeader = None,
 ) -> OperationOut:
     """Unenroll devices from update management for a category, so that Windows Update's normal
@@ -96,6 +98,7 @@ async def release_devices(
 
 @router.get(
     "/{deviceId}",
+    dependencies=[READER],
     summary="Get a device",
     responses=problem_responses(422, 502, 503, 504),
 )

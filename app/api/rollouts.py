@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Query, Response
 from app.api.deps import AppStateDep, UowDep, change_context
 from app.api.examples import ARCHIVE_REQUEST, CHANGE_REQUEST, CREATE_ROLLOUT, PATCH_ROLLOUT
 from app.api.problems import problem_responses
-from app.api.security import CallerDep
+from app.api.security import READER, AdminDep, OperatorDep
 from app.api_types import Page, Reason, Ticket
 from app.change_context import ChangeContext
 from app.operations.queueing import queue_operation
@@ -75,7 +75,7 @@ async def create_rollout_route(
     response: Response,
     state: AppStateDep,
     uow: UowDep,
-    caller: CallerDep,
+    caller: OperatorDep,
 ) -> RolloutOut:
     """Deploy one update to a set of devices, on a schedule, under a change ticket.
 
@@ -106,7 +106,9 @@ async def create_rollout_route(
     return result
 
 
-@router.get("", summary="List rollouts", responses=problem_responses(400, 422))
+@router.get(
+    "", dependencies=[READER], summary="List rollouts", responses=problem_responses(400, 422)
+)
 async def list_rollouts(
     uow: UowDep,
     state: Annotated[StateFilter | None, Query(description="effective state")] = None,
@@ -126,7 +128,12 @@ async def list_rollouts(
     )
 
 
-@router.get("/{rolloutId}", summary="Get a rollout", responses=problem_responses(404, *GRAPH))
+@router.get(
+    "/{rolloutId}",
+    dependencies=[READER],
+    summary="Get a rollout",
+    responses=problem_responses(404, *GRAPH),
+)
 async def get_rollout(rolloutId: str, state: AppStateDep, uow: UowDep) -> RolloutOut:
     """One rollout, with its state read from Graph now: `effective` (scheduled, offering,
     paused, faulted, archived), `requested` (none, paused, archived) and Graph's `reasons`.
@@ -147,7 +154,7 @@ async def patch_rollout_route(
     patch: Annotated[RolloutPatch, Body(openapi_examples=PATCH_ROLLOUT)],
     state: AppStateDep,
     uow: UowDep,
-    caller: CallerDep,
+    caller: OperatorDep,
 ) -> RolloutOut:
     """Change the name or settings: a JSON merge patch (RFC 7396), sent as
     `application/merge-patch+json` or `application/json`. Only the fields given change; `null`
@@ -169,7 +176,7 @@ def _state_route(action: str, summary: str, description: str) -> None:
         rolloutId: str,
         state: AppStateDep,
         uow: UowDep,
-        caller: CallerDep,
+        caller: OperatorDep,
         body: Annotated[ChangeRequest | None, Body(openapi_examples=CHANGE_REQUEST)] = None,
     ) -> RolloutOut:
         body = body or ChangeRequest()
@@ -229,7 +236,7 @@ async def archive_rollout_route(
     rolloutId: str,
     state: AppStateDep,
     uow: UowDep,
-    caller: CallerDep,
+    caller: OperatorDep,
     body: Annotated[ArchiveRequest | None, Body(openapi_examples=ARCHIVE_REQUEST)] = None,
 ) -> RolloutOut:
     """End the rollout for good: Graph stops offering it and it can no longer change.
@@ -257,7 +264,7 @@ async def delete_rollout_route(
     rolloutId: str,
     state: AppStateDep,
     uow: UowDep,
-    caller: CallerDep,
+    caller: AdminDep,
     ticket: Annotated[Ticket | None, Query()] = None,
     reason: Annotated[Reason | None, Query()] = None,
     releaseDevices: Annotated[
@@ -291,7 +298,7 @@ async def delete_rollout_route(
 async def reconcile_rollout_route(
     rolloutId: str,
     state: AppStateDep,
-    caller: CallerDep,
+    caller: OperatorDep,
     body: Annotated[ChangeRequest | None, Body(openapi_examples=CHANGE_REQUEST)] = None,
 ) -> DriftReport:
     """Compare the rollout with Graph now: its state, its settings (with those the service

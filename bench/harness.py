@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import ctypes
 import datetime as dt
+import hashlib
 import json
 import os
 import platform
@@ -41,6 +42,9 @@ VENV_PYTHON = REPO / ".venv" / "bin" / "python"
 PYTHON = str(VENV_PYTHON) if VENV_PYTHON.exists() else sys.executable
 DEFAULT_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 TENANT, CLIENT_ID, CLIENT_SECRET = "contoso", "bench-app", "bench-secret"
+# The service runs with caller authentication on, as in production: one admin API key.
+API_KEY = "bench-admin-key-5f0d9c2a7b1e4c38"
+API_HEADERS = {"X-API-Key": API_KEY}
 GRAPH_ROOT = "/beta/admin/windows/updates"
 NS = "#microsoft.graph.windowsUpdates."
 ACTION = "microsoft.graph.windowsUpdates."
@@ -595,6 +599,7 @@ class Bench:
             GRAPH_CLIENT_ID=CLIENT_ID,
             GRAPH_CLIENT_SECRET=CLIENT_SECRET,
             GRAPH_CA_BUNDLE=str(sim.ca),
+            API_KEYS="bench:admin:" + hashlib.sha256(API_KEY.encode()).hexdigest(),
             RECONCILE_INTERVAL_SECONDS=str(self.args.reconcile_interval),
             LOG_FORMAT="json",
         )
@@ -618,7 +623,7 @@ class Bench:
         """`python -m app serve` on a free port, waited for until /readyz answers 200."""
         port = free_port()
         process = self.start("api", ["-m", "app", "serve", "--port", str(port)], env)
-        http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120)
+        http = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=API_HEADERS, timeout=120)
         self.clients.append(http)
 
         def ready() -> bool:

@@ -214,7 +214,7 @@ async def concurrent_reads(
     """The readers against the service, then the same load straight at the simulator."""
     tls = ssl.create_default_context(cafile=str(sim.ca))
     service = await _load(
-        lambda: httpx.AsyncClient(base_url=api_url, timeout=30),
+        lambda: httpx.AsyncClient(base_url=api_url, headers=harness.API_HEADERS, timeout=30),
         f"/v1/rollouts/{rollout_id}",
         args.readers,
         args.warmup,

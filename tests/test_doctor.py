@@ -16,6 +16,7 @@ from app.doctor import run_doctor
 from app.simulator.__main__ import parse_args
 from app.simulator.app import create_simulator_app
 from app.simulator.state import SimulatorState
+from tests.auth.keys import API_KEYS
 from tests.conftest import make_settings
 from tests.db_server import REPO, fresh_database
 from tests.graph.tls_server import serve_tls
@@ -136,6 +137,7 @@ def test_doctor_in_live_mode_gets_its_token_through_msal(
             graph_client_id="app",
             graph_client_secret="s",
             graph_ca_bundle=sim.tls.ca_pem,
+            api_keys=API_KEYS,
         )
         out = io.StringIO()
         assert run_doctor(settings, out=out) == status, out.getvalue()

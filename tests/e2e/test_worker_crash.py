@@ -20,6 +20,7 @@ import httpx
 
 from app.simulator.state import SimulatorState
 from tests.api.helpers import device_ids, rollout_body
+from tests.auth.keys import ADMIN_HEADERS, API_KEYS
 from tests.db_server import REPO
 from tests.e2e.processes import free_port
 from tests.graph.tls_server import serve_tls
@@ -81,12 +82,15 @@ def test_a_worker_killed_midway_is_replaced_and_the_operation_completes(
             "GRAPH_MAX_IDS_PER_CALL": str(IDS_PER_CALL),
             "RUN_WORKER": "false",
             "LOG_FORMAT": "json",
+            "API_KEYS": API_KEYS,
         }
         replicas = []
         for name in ("api-1", "api-2"):
             port = free_port()
             started.append(_start(["serve", "--port", str(port)], env, tmp_path / f"{name}.log"))
-            replicas.append(httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30))
+            replicas.append(
+                httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=ADMIN_HEADERS, timeout=30)
+            )
         first = _start(["worker"], env, tmp_path / "worker-1.log")
         started.append(first)
         asking, http = replicas

@@ -13,6 +13,7 @@ from app.graph.errors import GraphAuthError
 from app.graph.factory import build_graph_client
 from app.settings import Settings
 from app.simulator import SimulatorState
+from tests.auth.keys import API_KEYS
 from tests.graph.tls_server import RunningSimulator, serve_tls
 
 TOKEN_PATH = "/oauth2/v2.0/token"
@@ -133,6 +134,7 @@ async def test_live_factory_talks_to_the_simulator_over_tls(tls_sim: RunningSimu
         graph_client_id="msal-client",
         graph_client_secret="msal-secret",
         graph_ca_bundle=tls_sim.tls.ca_pem,
+        api_keys=API_KEYS,
     )
     graph, close = build_graph_client(settings)
     try:

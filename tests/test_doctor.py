@@ -100,11 +100,11 @@ def test_doctor_names_the_credentials_when_no_token_is_issued(clean_database: st
 def test_doctor_reports_a_refused_configuration_as_a_failed_check(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("RATE_LIMIT_PER_MINUTE", "600")
+    monkeypatch.setenv("APPROVALS", "create")
     out = io.StringIO()
     assert run_doctor(out=out) == 1
     (line,) = out.getvalue().splitlines()
-    assert line.startswith("FAILED  configuration configuration refused: RATE_LIMIT_PER_MINUTE")
+    assert line.startswith("FAILED  configuration configuration refused: APPROVALS")
 
 
 def test_python_m_app_doctor_prints_one_line_per_check_and_exits_0(clean_database: str) -> None:

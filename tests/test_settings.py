@@ -99,7 +99,6 @@ def test_blank_caller_authentication_settings_configure_nothing_and_are_accepted
     [
         ("APPROVALS", "create,delete", "change approvals"),
         ("APPROVAL_TTL", "P3D", "change approvals"),
-        ("RATE_LIMIT_PER_MINUTE", "600", "rate limiting"),
     ],
 )
 def test_settings_of_features_not_built_yet_are_refused(
@@ -108,6 +107,15 @@ def test_settings_of_features_not_built_yet_are_refused(
     message = _refusal(monkeypatch, **{name: value})
     assert f"{name} sets {feature}, which are not built yet" in message
     assert f"unset {name}" in message
+
+
+def test_rate_limit_per_minute_is_read_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().rate_limit_per_minute == 600
+    monkeypatch.setenv("RATE_LIMIT_PER_MINUTE", "0")  # no limit
+    assert Settings().rate_limit_per_minute == 0
+    monkeypatch.setenv("RATE_LIMIT_PER_MINUTE", "120")
+    assert Settings().rate_limit_per_minute == 120
+    assert "RATE_LIMIT_PER_MINUTE" in _refusal(monkeypatch, RATE_LIMIT_PER_MINUTE="-1")
 
 
 def test_no_worker_in_the_api_process_is_refused_with_the_built_in_simulator(

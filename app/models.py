@@ -5,6 +5,7 @@ from app.audit.models import AuditEvent
 from app.commands.models import Command
 from app.devices.models import ManagedDevice
 from app.operations.models import Operation, OperationItem
+from app.ratelimit.models import RateLimitCounter
 from app.rollouts.models import Rollout
 
 __all__ = [
@@ -14,5 +15,6 @@ __all__ = [
     "ManagedDevice",
     "Operation",
     "OperationItem",
+    "RateLimitCounter",
     "Rollout",
 ]

@@ -1,0 +1,1 @@
+"""Per-caller rate limiting, with counters in PostgreSQL shared by every API replica."""

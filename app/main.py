@@ -30,6 +30,8 @@ from app.jobs.worker import InProcessWorker, build_worker
 from app.logging_setup import configure_logging
 from app.migrate import upgrade_to_head
 from app.operations.tracking import OperationTracker
+from app.ratelimit.limiter import build_rate_limiter
+from app.ratelimit.middleware import RateLimitHeadersMiddleware
 from app.settings import Settings, get_settings
 from app.simulator.app import create_simulator_app
 from app.simulator.state import SimulatorState
@@ -111,6 +113,7 @@ def build_lifespan(
             queue=queue,
             operations=OperationTracker(sessionmaker),
             commands=command_executor(settings, sessionmaker, graph, queue, clock),
+            rate_limiter=build_rate_limiter(settings, engine),
             auth=auth,
             simulator=simulator_app.state.simulator if simulator_app is not None else None,
             clock=clock,
@@ -194,6 +197,8 @@ def create_app(
         audit.router,
     ):
         app.include_router(router)
+    # The RateLimit-* headers of the decision the role dependency made (app/ratelimit).
+    app.add_middleware(RateLimitHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from app.graph.client import GraphClient
     from app.jobs.services import JobServices
     from app.operations.tracking import OperationTracker
+    from app.ratelimit.limiter import CallerRateLimiter
 
 
 def utc_now() -> datetime:
@@ -40,6 +41,7 @@ class AppState:
     queue: procrastinate.App
     operations: OperationTracker
     commands: CommandExecutor
+    rate_limiter: CallerRateLimiter
     auth: Authenticator
     simulator: Any = None
     # The services of the worker running inside this process (RUN_WORKER=true), else None.

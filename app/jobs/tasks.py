@@ -12,6 +12,7 @@ from procrastinate import JobContext
 
 from app.graph.errors import GraphError
 from app.jobs.services import JobServices
+from app.ratelimit.storage import DELETE_EXPIRED_COUNTERS
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,8 @@ async def sweep(context: JobContext, timestamp: int) -> None:
         found = await services.reconcile_drift()
         if found:
             log.info("drift found in %s rollout(s); see the audit log", found)
+    if crosses_interval(timestamp, 60):  # rate-limit counters of callers gone idle
+        await context.app.connector.execute_query_async(DELETE_EXPIRED_COUNTERS)
 
 
 def crosses_interval(timestamp: int, interval: float) -> bool:

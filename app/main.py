@@ -24,8 +24,10 @@ from app.catalog.service import CatalogService
 from app.db import create_engine, create_sessionmaker
 from app.embedded_db import start_embedded_postgres, stop_embedded_postgres
 from app.graph.factory import API_CONCURRENCY, build_graph_client
+from app.idempotency.middleware import IdempotencyMiddleware
+from app.idempotency.store import IdempotencyStore
 from app.jobs.queue import build_queue, opened
-from app.jobs.wiring import WORKER_JOBS, command_executor, job_services
+from app.jobs.wiring import WORKER_JOBS, command_executor, job_services, lease_seconds
 from app.jobs.worker import InProcessWorker, build_worker
 from app.logging_setup import configure_logging
 from app.migrate import upgrade_to_head
@@ -38,6 +40,10 @@ from app.simulator.state import SimulatorState
 from app.state import AppState, utc_now
 
 log = logging.getLogger(__name__)
+
+IDEMPOTENCY_LEASE_MARGIN = 60.0
+"""A request holds its Idempotency-Key this much longer than a command's lease: a retry can
+take a key over only once its first request cannot still be running."""
 
 DESCRIPTION = """
 Roll Windows updates out to the organisation's devices through Microsoft's Windows Autopatch
@@ -115,6 +121,9 @@ def build_lifespan(
             commands=command_executor(settings, sessionmaker, graph, queue, clock),
             rate_limiter=build_rate_limiter(settings, engine),
             auth=auth,
+            idempotency=IdempotencyStore(
+                sessionmaker, lease_seconds=lease_seconds(settings) + IDEMPOTENCY_LEASE_MARGIN
+            ),
             simulator=simulator_app.state.simulator if simulator_app is not None else None,
             clock=clock,
         )
@@ -197,6 +206,8 @@ def create_app(
         audit.router,
     ):
         app.include_router(router)
+    # The last added is the outermost: request ids, input hygiene and the body limit come first.
+    app.add_middleware(IdempotencyMiddleware)
     # The RateLimit-* headers of the decision the role dependency made (app/ratelimit).
     app.add_middleware(RateLimitHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)

@@ -4,6 +4,7 @@ from app.audience.models import AudienceDevice
 from app.audit.models import AuditEvent
 from app.commands.models import Command
 from app.devices.models import ManagedDevice
+from app.idempotency.models import IdempotencyKey
 from app.operations.models import Operation, OperationItem
 from app.ratelimit.models import RateLimitCounter
 from app.rollouts.models import Rollout
@@ -12,6 +13,7 @@ __all__ = [
     "AudienceDevice",
     "AuditEvent",
     "Command",
+    "IdempotencyKey",
     "ManagedDevice",
     "Operation",
     "OperationItem",

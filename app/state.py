@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from app.catalog.service import CatalogService
     from app.commands.executor import CommandExecutor
     from app.graph.client import GraphClient
+    from app.idempotency.store import IdempotencyStore
     from app.jobs.services import JobServices
     from app.operations.tracking import OperationTracker
     from app.ratelimit.limiter import CallerRateLimiter
@@ -43,6 +44,7 @@ class AppState:
     commands: CommandExecutor
     rate_limiter: CallerRateLimiter
     auth: Authenticator
+    idempotency: IdempotencyStore
     simulator: Any = None
     # The services of the worker running inside this process (RUN_WORKER=true), else None.
     jobs: JobServices | None = None

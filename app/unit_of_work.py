@@ -7,7 +7,8 @@ from collections.abc import Callable
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.problems import DatabaseUnavailable
+from app.idempotency.claim import mark_effects
+from app.problems import DatabaseUnavailable, ProblemError
 
 
 def is_connection_failure(exc: BaseException) -> bool:
@@ -43,7 +44,11 @@ class UnitOfWork:
         Any other database error is re-raised as it is (a 500 that is logged, not a false 503).
         """
         try:
+            await mark_effects(self.session)
             await self.session.commit()
+        except ProblemError:
+            await self.rollback()
+            raise
         except DBAPIError as exc:
             await self.rollback()
             if is_connection_failure(exc):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -12,9 +11,9 @@ from urllib.parse import parse_qsl
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.error_handlers import path_parameter
-from app.api.problems import PROBLEM_MEDIA_TYPE, problem_body
+from app.api.problems import send_problem
 from app.api_types import NUL, NUL_MESSAGE, REQUEST_ID_MAX_LENGTH
-from app.problems import FieldError, InternalError, PayloadTooLarge, ProblemError, ValidationFailed
+from app.problems import FieldError, InternalError, PayloadTooLarge, ValidationFailed
 from app.request_context import request_id_var
 
 log = logging.getLogger("app.access")
@@ -105,7 +104,7 @@ class RequestContextMiddleware:
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes and not answered_early:
                     # Answer now; the app sees a disconnect and whatever it sends is dropped.
-                    await self._send_problem(scope, send_with_id, self._too_large())
+                    await send_problem(scope, send_with_id, self._too_large())
                     answered_early = True
                     return {"type": "http.disconnect"}
             return message
@@ -124,7 +123,7 @@ class RequestContextMiddleware:
         try:
             refused = refused_input(scope)
             if refused is not None:
-                await self._send_problem(scope, send_with_id, refused)
+                await send_problem(scope, send_with_id, refused)
                 return
             length = _content_length(scope)
             if length is not None and length > self.max_body_bytes:
@@ -132,13 +131,13 @@ class RequestContextMiddleware:
             await self.app(scope, limited_receive, send_with_id)
         except _BodyTooLarge:
             if not status_holder["started"]:
-                await self._send_problem(scope, send_with_id, self._too_large())
+                await send_problem(scope, send_with_id, self._too_large())
         except Exception:
             if answered_early:
                 return
             log.exception("unhandled error", extra={"path": scope.get("path")})
             if not status_holder["started"]:
-                await self._send_problem(
+                await send_problem(
                     scope, send_with_id, InternalError("An unexpected error occurred.")
                 )
         finally:
@@ -158,19 +157,3 @@ class RequestContextMiddleware:
 
     def _too_large(self) -> PayloadTooLarge:
         return PayloadTooLarge(f"The body may be at most {self.max_body_bytes} bytes.")
-
-    @staticmethod
-    async def _send_problem(scope: Scope, send: Send, exc: ProblemError) -> None:
-        body = problem_body(exc, scope.get("path"))
-        payload = json.dumps(body).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": exc.status,
-                "headers": [
-                    (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
-                    (b"content-length", str(len(payload)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
+from starlette.types import Scope, Send
 
 from app.problems import Problem, ProblemError
 from app.request_context import request_id_var
@@ -40,6 +42,18 @@ def problem_body(exc: ProblemError, instance: str | None) -> dict[str, Any]:
     body.update({k: v for k, v in exc.extra.items() if v is not None})
     body["requestId"] = request_id_var.get()
     return body
+
+
+async def send_problem(scope: Scope, send: Send, exc: ProblemError) -> None:
+    """Answer with a problem straight from ASGI middleware (no route has run)."""
+    payload = json.dumps(problem_body(exc, scope.get("path"))).encode()
+    headers = [
+        (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+        (b"content-length", str(len(payload)).encode()),
+    ]
+    headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in exc.headers.items()]
+    await send({"type": "http.response.start", "status": exc.status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
 
 
 def response_for(request: Request, exc: ProblemError) -> JSONResponse:

@@ -18,3 +18,5 @@ class JobServices:
     settle_creations: Callable[[], Awaitable[object]]
     reconcile_drift: Callable[[], Awaitable[int]]
     reconcile_interval_seconds: float
+    # Deletes what has expired (Idempotency-Keys past their 24 hours); returns how many rows.
+    purge_expired: Callable[[], Awaitable[int]]

@@ -24,6 +24,7 @@ SWEEP = "sweep"
 STALLED_AFTER_SECONDS = 6.0
 OPERATION_ATTEMPTS = 16
 SWEEP_SECONDS = 5
+PURGE_INTERVAL_SECONDS = 300
 
 
 def services_of(context: JobContext) -> JobServices:
@@ -63,14 +64,16 @@ async def execute_command(context: JobContext, command_id: str) -> None:
 
 
 async def sweep(context: JobContext, timestamp: int) -> None:
-    """Every 5 s on one worker: retry jobs whose worker died, settle lost creations, and look
-    for drift every RECONCILE_INTERVAL_SECONDS."""
+    """Every 5 s on one worker: retry jobs whose worker died, settle lost creations; every
+    5 minutes delete expired Idempotency-Keys; look for drift every RECONCILE_INTERVAL_SECONDS."""
     services = services_of(context)
     manager = context.app.job_manager
     for job in await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER_SECONDS):
         log.warning("retrying job %s of a worker that stopped answering", job.id)
         await manager.retry_job(job)
     await services.settle_creations()
+    if crosses_interval(timestamp, PURGE_INTERVAL_SECONDS):
+        await services.purge_expired()
     if crosses_interval(timestamp, services.reconcile_interval_seconds):
         found = await services.reconcile_drift()
         if found:

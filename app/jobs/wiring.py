@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.commands.executor import CommandExecutor
 from app.graph.client import GraphClient
+from app.idempotency.store import IdempotencyStore
 from app.jobs.services import JobServices
 from app.operations.executor import OperationExecutor
 from app.operations.queueing import queue_operations_of
@@ -81,6 +82,7 @@ def job_services(
         return await reconcile_all(sessionmaker, graph, clock)
 
     return JobServices(
+        purge_expired=IdempotencyStore(sessionmaker, lease_seconds=0).purge_expired,
         executor=executor,
         commands=command_executor(settings, sessionmaker, graph, queue, clock),
         settle_creations=settle_creations,

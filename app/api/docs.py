@@ -28,7 +28,12 @@ def install_docs(app: FastAPI) -> None:
             swagger_js_url=f"{root}{STATIC_URL}/swagger-ui-bundle.js",
             swagger_css_url=f"{root}{STATIC_URL}/swagger-ui.css",
             swagger_favicon_url=f"{root}{STATIC_URL}/favicon.png",
-            swagger_ui_parameters={"displayRequestDuration": True, "tryItOutEnabled": True},
+            swagger_ui_parameters={
+                "displayRequestDuration": True,
+                "tryItOutEnabled": True,
+                # "Authorize" once (bearer token or API key) and keep it across reloads.
+                "persistAuthorization": True,
+            },
         )
 
     @app.get("/redoc", include_in_schema=False)

@@ -18,6 +18,7 @@ from app.api.error_handlers import MERGE_PATCH_MEDIA_TYPE
 from app.api.middleware import REQUEST_ID_PATTERN
 from app.api.problems import PROBLEM_DESCRIPTIONS, PROBLEM_MEDIA_TYPE
 from app.api_types import REQUEST_ID_MAX_LENGTH, document_no_nul
+from app.idempotency.models import KEY_MAX_LENGTH, KEY_PATTERN
 
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 _FASTAPI_VALIDATION = "#/components/schemas/HTTPValidationError"
@@ -31,6 +32,27 @@ _REQUEST_ID_PARAMETER: dict[str, Any] = {
     f" more than {REQUEST_ID_MAX_LENGTH} characters is 422.",
     "schema": {"type": "string", "pattern": REQUEST_ID_PATTERN},
 }
+
+_IDEMPOTENCY_KEY_REF = {"$ref": "#/components/parameters/IdempotencyKey"}
+_IDEMPOTENCY_KEY_PARAMETER: dict[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Makes a retry safe: the same key with the same request within 24 hours gets"
+    " the first response again, byte for byte (with `Idempotent-Replayed: true`), and nothing is"
+    " done twice. The same key with a different method, path or body is 422"
+    " `urn:problem:idempotency-key-reused`; while the first request is still running, 409"
+    " `urn:problem:idempotency-key-in-flight` (retry after `Retry-After`). Keys are per caller;"
+    f" 1 to {KEY_MAX_LENGTH} visible ASCII characters — a UUID is a good key.",
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": KEY_MAX_LENGTH,
+        "pattern": KEY_PATTERN,
+    },
+    "example": "0f8fad5b-d9cb-469f-a165-70867728950e",
+}
+_MUTATING = ("post", "patch", "delete")
 
 # (operationId, status, path parameter): the response's `id` is that parameter of every
 # operation whose path has it — a created rollout's id, an audience change's operation id.
@@ -51,11 +73,13 @@ def _problem_only(status: str, response: dict[str, Any]) -> None:
         response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": _PROBLEM_REF}}
 
 
-def _possible_problems(path: str, operation: dict[str, Any]) -> set[int]:
+def _possible_problems(path: str, method: str, operation: dict[str, Any]) -> set[int]:
     """The problems any operation of this shape can answer, whatever its route declared."""
     statuses = {422}  # a NUL in any header, query parameter or path parameter
     if path.startswith("/v1/"):
-        statuses.add(503)  # the database
+        statuses |= {401, 403, 429, 503}  # credentials, role, rate limit; the database
+    if path.startswith("/v1/") and method in _MUTATING:
+        statuses.add(409)  # Idempotency-Key in flight
     if "requestBody" in operation:
         statuses |= {400, 413, 415, 422}
     names = {p.get("name") for p in operation.get("parameters", []) if "name" in p}
@@ -64,12 +88,26 @@ def _possible_problems(path: str, operation: dict[str, Any]) -> set[int]:
     return statuses
 
 
-def _document_problems(path: str, operation: dict[str, Any]) -> None:
+def _document_problems(path: str, method: str, operation: dict[str, Any]) -> None:
     responses = operation.setdefault("responses", {})
-    for status in sorted(_possible_problems(path, operation)):
+    for status in sorted(_possible_problems(path, method, operation)):
         responses.setdefault(str(status), {"description": PROBLEM_DESCRIPTIONS[status]})
     for status, response in responses.items():
         _problem_only(status, response)
+
+
+def _document_role(operation: dict[str, Any]) -> None:
+    """Say in the description which role the operation needs (from its security roles)."""
+    roles = {
+        role
+        for requirement in operation.get("security", [])
+        for role in next(iter(requirement.values()), [])
+    }
+    if len(roles) == 1:
+        operation["description"] = (
+            operation.get("description", "").rstrip()
+            + f"\n\n**Role:** `{roles.pop()}` or higher (401 without credentials, 403 below it)."
+        ).lstrip()
 
 
 def _merge_patch_body(method: str, operation: dict[str, Any]) -> None:
@@ -79,11 +117,13 @@ def _merge_patch_body(method: str, operation: dict[str, Any]) -> None:
         content[MERGE_PATCH_MEDIA_TYPE] = deepcopy(content["application/json"])
 
 
-def _document_parameters(operation: dict[str, Any]) -> None:
+def _document_parameters(path: str, method: str, operation: dict[str, Any]) -> None:
     for parameter in operation.get("parameters", []):
         if "schema" in parameter:
             document_no_nul(parameter["schema"])
     operation.setdefault("parameters", []).append(_REQUEST_ID_REF)
+    if path.startswith("/v1/") and method in _MUTATING:
+        operation["parameters"].append(_IDEMPOTENCY_KEY_REF)
 
 
 def _path_parameters(operation: dict[str, Any]) -> set[str]:
@@ -118,13 +158,15 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     by_id: dict[str, dict[str, Any]] = {}
     for path, operations in document.get("paths", {}).items():
         for method, operation in operations.items():
-            _document_problems(path, operation)
+            _document_problems(path, method, operation)
             _merge_patch_body(method, operation)
-            _document_parameters(operation)
+            _document_parameters(path, method, operation)
+            _document_role(operation)
             by_id[operation.get("operationId", "")] = operation
     _add_links(by_id)
     components = document.setdefault("components", {})
     components.setdefault("parameters", {})["RequestId"] = _REQUEST_ID_PARAMETER
+    components["parameters"]["IdempotencyKey"] = _IDEMPOTENCY_KEY_PARAMETER
     schemas = components.get("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)

@@ -3,13 +3,15 @@ as one of the dependencies below (`caller: OperatorDep`)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from app.auth.problems import Forbidden
 from app.auth.roles import Principal, Role
+from app.ratelimit.limiter import enforce_rate_limit
 
 # Declared so that the OpenAPI document and Swagger UI's "Authorize" offer both schemes; the
 # Authenticator reads the headers itself (one code path for routes and the idempotency layer).
@@ -36,34 +38,36 @@ async def authenticated(request: Request) -> Principal:
     return principal
 
 
-class RoleRequirement:
-    """A route's dependency: the caller, who must hold at least `role` (else 403)."""
+def role_requirement(role: Role) -> Callable[..., Awaitable[Principal]]:
+    """A route's dependency: the caller, who must hold at least `role` (else 403).
 
-    def __init__(self, role: Role) -> None:
-        self.role = role
+    The role is also written into the route's OpenAPI security requirements (OpenAPI 3.1 lets a
+    non-OAuth scheme list the roles it needs), so the document says what each route requires.
+    """
 
-    async def __call__(
-        self,
+    async def require(
         request: Request,
-        _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-        _api_key: Annotated[str | None, Depends(api_key_scheme)],
+        # Defaults, not Annotated: with postponed annotations `role` would not resolve.
+        _bearer: HTTPAuthorizationCredentials | None = Security(bearer_scheme, scopes=[role.name]),
+        _api_key: str | None = Security(api_key_scheme, scopes=[role.name]),
     ) -> Principal:
         principal = await authenticated(request)
-        limiter = getattr(request.app.state.services, "rate_limiter", None)
-        if limiter is not None:
-            await limiter.enforce(request, principal.name)
-        if principal.role is None or principal.role < self.role:
+        await enforce_rate_limit(request, principal.name)
+        if principal.role is None or principal.role < role:
             held = principal.role.name if principal.role is not None else "none of this service's"
             raise Forbidden(
-                f"This needs role {self.role.name} or higher; {principal.name} has {held}.",
-                requiredRole=self.role.name,
+                f"This needs role {role.name} or higher; {principal.name} has {held}.",
+                requiredRole=role.name,
             )
         return principal
 
+    require.__name__ = f"require_{role.name}"
+    return require
 
-ReaderDep = Annotated[Principal, Depends(RoleRequirement(Role.reader))]
-OperatorDep = Annotated[Principal, Depends(RoleRequirement(Role.operator))]
-ApproverDep = Annotated[Principal, Depends(RoleRequirement(Role.approver))]
-AdminDep = Annotated[Principal, Depends(RoleRequirement(Role.admin))]
-READER = Depends(RoleRequirement(Role.reader))
+
+ReaderDep = Annotated[Principal, Depends(role_requirement(Role.reader))]
+OperatorDep = Annotated[Principal, Depends(role_requirement(Role.operator))]
+ApproverDep = Annotated[Principal, Depends(role_requirement(Role.approver))]
+AdminDep = Annotated[Principal, Depends(role_requirement(Role.admin))]
+READER = Depends(role_requirement(Role.reader))
 """For GET routes that do not use the caller: `dependencies=[READER]`."""

@@ -108,6 +108,17 @@ def test_every_route_has_a_role_in_the_contract(app: FastAPI) -> None:
     assert _documented_operations(app) == set(REQUIRED_ROLE)
 
 
+def test_the_openapi_document_names_each_routes_role_for_both_schemes(app: FastAPI) -> None:
+    document = app.openapi()
+    for (method, path), role in REQUIRED_ROLE.items():
+        operation = document["paths"][path][method.lower()]
+        assert operation["security"] == [{"bearerAuth": [role]}, {"apiKeyAuth": [role]}]
+        assert f"**Role:** `{role}` or higher" in operation["description"]
+        assert {"401", "403"} <= set(operation["responses"])
+    assert "security" not in document["paths"]["/healthz"]["get"]
+    assert set(document["components"]["securitySchemes"]) == {"bearerAuth", "apiKeyAuth"}
+
+
 async def test_without_credentials_every_route_is_401_with_a_challenge(
     app: FastAPI, client: httpx.AsyncClient, simulator: SimulatorState
 ) -> None:

@@ -10,7 +10,9 @@ refuse schema-valid input for reasons of state or data the schema cannot know.""
 from __future__ import annotations
 
 import json
+import re
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -23,11 +25,12 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events, from_schema
 from schemathesis.python import asgi
 
+from app.idempotency.models import KEY_PATTERN
 from app.main import create_app
-from app.settings import Settings
 from app.simulator.state import SimulatorState
 from tests.api.helpers import W11_24H2
-from tests.conftest import fixed_clock
+from tests.auth.keys import ADMIN_HEADERS, API_KEYS
+from tests.conftest import fixed_clock, make_settings
 
 SEED = 20261201
 CHECKS = (
@@ -54,6 +57,8 @@ BUSINESS_RULES = {
 GRAPH_WRITERS = ("createRollout", "patchRollout", "changeAudience", "releaseDevices")
 CONFIG: dict[str, Any] = {
     "seed": SEED,
+    # Authentication is on, as in production: every request presents an admin API key.
+    "headers": ADMIN_HEADERS,
     "suppress-health-check": ["all"],
     "generation": {"mode": "all", "deterministic": True, "max-examples": 6},
     "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
@@ -83,8 +88,10 @@ CONFIG: dict[str, Any] = {
 
 
 @pytest.fixture
-def fuzz_app(settings: Settings, simulator: SimulatorState) -> Iterator[FastAPI]:
-    """The service, its lifespan run by schemathesis's ASGI transport (one loop for all)."""
+def fuzz_app(clean_database: str, simulator: SimulatorState) -> Iterator[FastAPI]:
+    """The service with caller authentication on (its rate limit off: the fuzzer sends
+    thousands of requests a minute), its lifespan run by schemathesis's ASGI transport."""
+    settings = make_settings(clean_database, api_keys=API_KEYS, rate_limit_per_minute=0)
     yield create_app(settings, simulator_state=simulator, clock=fixed_clock)
     asgi.shutdown_lifespans()
 
@@ -103,6 +110,23 @@ def map_body(context: schemathesis.HookContext, body: Any) -> Any:
     ):
         body["update"] = {"kind": "feature", "version": W11_24H2}
     return body
+
+
+def before_call(context: schemathesis.HookContext, case: Any, kwargs: Any) -> None:
+    """Keep the fuzzer on the paths past authentication.
+
+    A schema-valid Idempotency-Key becomes a fresh one: the fuzzer reuses generated values (and
+    the spec's example) across different requests, which the service rightly refuses (422
+    reused key; tests/api/test_idempotency.py). Invalid keys are kept, so that their refusal is
+    still fuzzed. A generated `Authorization` is dropped: beside the API key it is a second
+    credential (401), and no generated token could be valid (the token attacks are in
+    tests/api/test_authentication.py)."""
+    headers = case.headers
+    if headers is not None:
+        headers.pop("Authorization", None)
+    key = headers.get("Idempotency-Key") if headers is not None else None
+    if isinstance(key, str) and re.fullmatch(KEY_PATTERN, key):
+        headers["Idempotency-Key"] = str(uuid.uuid4())
 
 
 def _failures(event: events.ScenarioFinished) -> Iterator[str]:
@@ -154,9 +178,12 @@ def test_no_request_gets_a_5xx_or_an_answer_outside_the_spec(fuzz_app: FastAPI) 
     config = SchemathesisConfig.from_dict(CONFIG)
     schema = schemathesis.openapi.from_asgi("/openapi.json", fuzz_app, config=config)
     schema.hook(map_body)
+    schemathesis.hook(before_call)  # before_call hooks are global in schemathesis
     started = time.monotonic()
-
-    failures, sent, followed = _run(schema)
+    try:
+        failures, sent, followed = _run(schema)
+    finally:
+        schemathesis.hooks.unregister(before_call)
 
     print(f"\nschemathesis: {dict(sent)} in {time.monotonic() - started:.1f} s; links: {followed}")
     assert not failures, "\n\n".join(failures)

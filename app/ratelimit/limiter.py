@@ -171,7 +171,10 @@ class CallerRateLimiter:
         """Count the request for `caller_name`; raise RateLimited (429) over the limit.
 
         The decision is kept on `request.state.rate_limit`, from which RateLimitHeadersMiddleware
-        puts the RateLimit-* headers on whatever response the request gets."""
+        puts the RateLimit-* headers on whatever response the request gets; a request already
+        counted (two role dependencies on one route) is not counted again."""
+        if isinstance(getattr(request.state, STATE_ATTRIBUTE, None), RateDecision):
+            return
         decision = await self.hit(caller_name)
         setattr(request.state, STATE_ATTRIBUTE, decision)
         if not decision.allowed:

@@ -7,12 +7,14 @@ from __future__ import annotations
 import httpx
 import pytest
 from fastapi import FastAPI
+from starlette.requests import Request
 
 from app.auth.api_keys import key_digest
-from app.ratelimit.limiter import CallerRateLimiter
+from app.main import create_app
+from app.ratelimit.limiter import CallerRateLimiter, enforce_rate_limit
 from app.ratelimit.storage import PostgresStorage
 from app.settings import Settings
-from tests.conftest import make_settings
+from tests.conftest import fixed_clock, make_settings
 
 KEYS = {"svc-alice": "key-of-alice-0123456789abcdef", "svc-bob": "key-of-bob-0123456789abcdef"}
 API_KEYS = ",".join(f"{name}:reader:{key_digest(key)}" for name, key in KEYS.items())
@@ -93,6 +95,15 @@ async def test_every_limited_response_carries_the_headers_errors_too(
     assert catalog.headers["RateLimit-Remaining"] == "1"
 
 
+async def test_a_request_is_counted_once_however_often_it_is_enforced(
+    limited: FastAPI, client: httpx.AsyncClient
+) -> None:
+    request = Request({"type": "http", "app": limited, "headers": [], "state": {}})
+    await enforce_rate_limit(request, "svc-alice")
+    await enforce_rate_limit(request, "svc-alice")
+    assert request.state.rate_limit.remaining == 2
+
+
 async def test_unauthenticated_requests_and_probes_are_not_counted(
     limited: FastAPI, client: httpx.AsyncClient
 ) -> None:
@@ -107,9 +118,6 @@ async def test_unauthenticated_requests_and_probes_are_not_counted(
 async def test_limit_zero_sends_no_headers_and_refuses_nothing(
     clean_database: str, simulator: object
 ) -> None:
-    from app.main import create_app
-    from tests.conftest import fixed_clock
-
     settings = make_settings(clean_database, api_keys=API_KEYS, rate_limit_per_minute=0)
     app = create_app(settings, simulator_state=simulator, clock=fixed_clock)
     async with app.router.lifespan_context(app):

@@ -600,6 +600,8 @@ class Bench:
             GRAPH_CLIENT_SECRET=CLIENT_SECRET,
             GRAPH_CA_BUNDLE=str(sim.ca),
             API_KEYS="bench:admin:" + hashlib.sha256(API_KEY.encode()).hexdigest(),
+            # One key drives every request of a benchmark: no per-caller limit on it.
+            RATE_LIMIT_PER_MINUTE="0",
             RECONCILE_INTERVAL_SECONDS=str(self.args.reconcile_interval),
             LOG_FORMAT="json",
         )

@@ -16,12 +16,20 @@ from app.doctor import run_doctor
 from app.simulator.__main__ import parse_args
 from app.simulator.app import create_simulator_app
 from app.simulator.state import SimulatorState
+from tests.auth.identity_provider import (
+    AUDIENCE,
+    ISSUER,
+    IdentityProvider,
+    ec_key,
+    rsa_key,
+    serving,
+)
 from tests.auth.keys import API_KEYS
 from tests.conftest import make_settings
 from tests.db_server import REPO, fresh_database
 from tests.graph.tls_server import serve_tls
 
-CHECKS = ["configuration", "database", "schema", "token", "permission", "catalog"]
+CHECKS = ["configuration", "callers", "database", "schema", "token", "permission", "catalog"]
 READ_WRITE = "WindowsUpdates.ReadWrite.All"
 READ = "WindowsUpdates.Read.All"
 UNREACHABLE = "postgresql+psycopg://postgres:hunter2@127.0.0.1:1/nothing"
@@ -143,8 +151,8 @@ def test_doctor_in_live_mode_gets_its_token_through_msal(
         assert run_doctor(settings, out=out) == status, out.getvalue()
     lines = out.getvalue().splitlines()
     assert "GRAPH_MODE=live: tenant contoso" in lines[0]
-    assert "issued to app app in tenant contoso" in lines[3]
-    assert lines[4].startswith("ok" if roles else "FAILED")
+    assert "issued to app app in tenant contoso" in lines[4]
+    assert lines[5].startswith("ok" if roles else "FAILED")
 
 
 # -- the simulator grants configurable application permissions and refuses like Graph ---------
@@ -205,3 +213,34 @@ def test_the_standalone_simulator_takes_its_roles_from_the_command_line() -> Non
     assert parse_args([]).roles is None
     assert parse_args(["--roles", ""]).roles == []
     assert parse_args(["--roles", f"{READ}, {READ_WRITE}"]).roles == [READ, READ_WRITE]
+
+
+def test_doctor_names_how_callers_authenticate_and_reads_the_signing_keys(
+    clean_database: str,
+) -> None:
+    with serving(IdentityProvider(keys=[rsa_key("k1"), ec_key("k2")])) as provider:
+        bearer = {
+            "auth_jwt_issuer": ISSUER,
+            "auth_jwt_audience": AUDIENCE,
+            "auth_jwks_url": provider.url,
+        }
+        settings = make_settings(clean_database, api_keys=API_KEYS, **bearer)
+        out = io.StringIO()
+        assert run_doctor(settings, simulator_state=SimulatorState(), out=out) == 0
+        callers = out.getvalue().splitlines()[1]
+        assert callers.startswith("ok      callers")
+        assert "1 API key(s) (tests: admin)" in callers
+        assert f"bearer tokens from {ISSUER} for {AUDIENCE} (2 signing key(s)" in callers
+        assert provider.fetches == 1
+        provider.down = True
+        out = io.StringIO()
+        assert run_doctor(make_settings(clean_database, **bearer), out=out) == 1
+    callers = out.getvalue().splitlines()[1]
+    assert callers.startswith("FAILED  callers")
+    assert "503" in callers and "fix: check AUTH_JWKS_URL" in callers
+
+
+def test_doctor_says_when_the_service_is_open(clean_database: str) -> None:
+    out = io.StringIO()
+    run_doctor(make_settings(clean_database), simulator_state=SimulatorState(), out=out)
+    assert "OPEN: every caller is anonymous with role admin" in out.getvalue().splitlines()[1]

@@ -75,7 +75,7 @@ class JwksCache:
         try:
             response = await self.client.get(self.url)
             response.raise_for_status()
-            keys = _parse_key_set(response.json())
+            keys = parse_key_set(response.json())
         except (httpx.HTTPError, ValueError) as exc:
             # Keep the keys we had, and try again after the floor (failures are paced too).
             self._fetched_at = self.clock() - MAX_AGE_SECONDS + REFRESH_FLOOR_SECONDS
@@ -87,7 +87,7 @@ class JwksCache:
         self._failed = False
 
 
-def _parse_key_set(document: Any) -> dict[str, SigningKey]:
+def parse_key_set(document: Any) -> dict[str, SigningKey]:
     """The signing keys of a JWKS document that have a `kid` and a usable type."""
     if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
         raise ValueError("not a JWKS document")

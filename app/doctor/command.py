@@ -9,6 +9,7 @@ from typing import TextIO
 
 from pydantic import ValidationError
 
+from app.doctor.callers import check_callers
 from app.doctor.database import check_database, database_failed
 from app.doctor.graph import check_configured_graph
 from app.doctor.report import Check
@@ -55,6 +56,7 @@ def _check_groups(
 ) -> Iterator[list[Check]]:
     """The checks of a loaded configuration, a group at a time, so each prints when it is done."""
     yield [Check.ok("configuration", describe(settings))]
+    yield [asyncio.run(check_callers(settings))]
     yield _database_checks(settings)
     yield asyncio.run(check_configured_graph(settings, simulator_state))
 

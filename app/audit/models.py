@@ -1,4 +1,9 @@
-"""The audit_events table (append-only: the service only ever inserts)."""
+"""The audit_events table (append-only, hash-chained) and the head of its chain.
+
+Migration 0007 installs what keeps it so: triggers refuse UPDATE, DELETE and TRUNCATE, and a
+trigger deferred to COMMIT gives every new event its `seq`, `previous_hash` and `hash`
+(docs/api-guide.md, "Audit", has the recipe).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,25 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Index, String, Text, func
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Index,
+    SmallInteger,
+    String,
+    Text,
+    func,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
 
 OUTCOMES = ("requested", "succeeded", "failed")
+
+GENESIS_HASH = "0" * 64
+"""The `previous_hash` of the first event in the chain (`seq` 1)."""
 
 
 class AuditEvent(Base):
@@ -35,8 +52,33 @@ class AuditEvent(Base):
     graph_request_ids: Mapped[list[str]] = mapped_column(ARRAY(String(64)), default=list)
     device_ids: Mapped[list[str]] = mapped_column(ARRAY(String(64)), default=list)
     detail: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    # The chain, filled by the database when the inserting transaction commits (never by the
+    # service; an INSERT that sets them is refused). NULL until then, so they cannot be NOT
+    # NULL: seq 1, 2, 3, … in commit order; previous_hash is the hash of seq - 1.
+    seq: Mapped[int | None] = mapped_column(BigInteger)
+    previous_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         Index("ix_audit_events_device_ids", "device_ids", postgresql_using="gin"),
         Index("ix_audit_events_at", "at"),
+        Index("ix_audit_events_seq", "seq", unique=True),
+        CheckConstraint(
+            "(seq IS NULL) = (hash IS NULL) AND (hash IS NULL) = (previous_hash IS NULL)",
+            name="chain_all_or_none",
+        ),
     )
+
+
+class AuditChainHead(Base):
+    """The one row holding the `seq` and `hash` of the newest chained event (0 and
+    GENESIS_HASH before the first). Each commit that adds events locks it, which is what makes
+    `seq` gapless and in commit order; only the chain trigger may change it."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)

@@ -16,6 +16,7 @@ from fastapi.openapi.utils import get_openapi
 
 from app.api.error_handlers import MERGE_PATCH_MEDIA_TYPE
 from app.api.middleware import REQUEST_ID_PATTERN
+from app.api.problem_examples import problem_example
 from app.api.problems import PROBLEM_DESCRIPTIONS, PROBLEM_MEDIA_TYPE
 from app.api_types import REQUEST_ID_MAX_LENGTH, document_no_nul
 from app.idempotency.models import KEY_MAX_LENGTH, KEY_PATTERN
@@ -70,7 +71,11 @@ def _problem_only(status: str, response: dict[str, Any]) -> None:
     if json_schema.get("$ref") == _FASTAPI_VALIDATION:
         response["description"] = PROBLEM_DESCRIPTIONS[422]
     if status.startswith(("4", "5")):
-        response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": _PROBLEM_REF}}
+        media: dict[str, Any] = {"schema": _PROBLEM_REF}
+        example = problem_example(int(status))
+        if example is not None:
+            media["example"] = example
+        response["content"] = {PROBLEM_MEDIA_TYPE: media}
 
 
 def _possible_problems(path: str, method: str, operation: dict[str, Any]) -> set[int]:

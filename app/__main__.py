@@ -1,4 +1,4 @@
-"""Command line: ``python -m app serve | worker | migrate | doctor | new-api-key | export-openapi``."""
+"""Command line: ``python -m app serve|worker|migrate|doctor|new-api-key|export-openapi``."""
 
 from __future__ import annotations
 

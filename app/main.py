@@ -17,6 +17,7 @@ from app.api import audience, audit, catalog, devices, operations, rollouts
 from app.api.docs import install_docs
 from app.api.error_handlers import install_error_handlers
 from app.api.health import router as health_router
+from app.api.metrics import router as metrics_router
 from app.api.middleware import RequestContextMiddleware
 from app.api.openapi_doc import install_openapi
 from app.auth.factory import build_authenticator
@@ -31,6 +32,8 @@ from app.jobs.wiring import WORKER_JOBS, command_executor, job_services, lease_s
 from app.jobs.worker import InProcessWorker, build_worker
 from app.logging_setup import configure_logging
 from app.migrate import upgrade_to_head
+from app.observability.graph_metrics import watch_graph_client
+from app.observability.http_metrics import HttpMetricsMiddleware
 from app.operations.tracking import OperationTracker
 from app.ratelimit.limiter import build_rate_limiter
 from app.ratelimit.middleware import RateLimitHeadersMiddleware
@@ -105,6 +108,7 @@ def build_lifespan(
         graph, close_graph = build_graph_client(
             settings, simulator_app=simulator_app, concurrency=API_CONCURRENCY
         )
+        watch_graph_client("api", graph.metrics)
         queue = build_queue(url)
         auth, close_auth = build_authenticator(settings)
         resources = contextlib.AsyncExitStack()
@@ -142,12 +146,14 @@ def build_lifespan(
                 settings, simulator_app=simulator_app
             )
             closers.append(close_worker_graph)
+            watch_graph_client("worker", worker_graph.metrics)
             services = job_services(settings, sessionmaker, worker_graph, queue, clock)
             state.jobs = services
             worker = InProcessWorker(
                 lambda: build_worker(
                     queue, services, concurrency=WORKER_JOBS, install_signal_handlers=False
-                )
+                ),
+                services.stopping,
             )
             worker.start()
         log.info(
@@ -197,6 +203,7 @@ def create_app(
     install_docs(app)
     install_openapi(app)
     app.include_router(health_router)
+    app.include_router(metrics_router)
     for router in (
         catalog.router,
         rollouts.router,
@@ -211,6 +218,8 @@ def create_app(
     # The RateLimit-* headers of the decision the role dependency made (app/ratelimit).
     app.add_middleware(RateLimitHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    # Outermost: every request is counted and timed, whatever answered it.
+    app.add_middleware(HttpMetricsMiddleware)
     return app
 
 

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     )
     graph_concurrency: int = Field(default=4, ge=1, le=64)
     run_worker: bool = True
+    worker_metrics_port: int = Field(
+        default=9102, ge=0, le=65535, description="python -m app worker's /metrics port; 0: none"
+    )
 
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
     log_format: Literal["json", "console"] = "json"

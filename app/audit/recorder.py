@@ -12,6 +12,7 @@ from app.audit.models import AuditEvent
 from app.change_context import ChangeContext
 from app.graph.errors import GraphError
 from app.graph.results import GraphResult
+from app.observability.audit_metrics import AUDIT_EVENTS
 from app.problems import DatabaseUnavailable, ProblemError
 from app.unit_of_work import UnitOfWork
 
@@ -70,6 +71,7 @@ class AuditRecorder:
             detail=detail or {},
         )
         self.uow.session.add(event)
+        self.uow.after_commit(lambda: AUDIT_EVENTS.labels(outcome).inc())
         return event
 
     def _close(

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sys
+
+from procrastinate.worker import Worker
+from prometheus_client import start_http_server
 
 from app.db import create_engine, create_sessionmaker
 from app.embedded_db import start_embedded_postgres
@@ -13,6 +17,7 @@ from app.jobs.queue import build_queue, opened
 from app.jobs.wiring import WORKER_JOBS, job_services
 from app.jobs.worker import build_worker
 from app.logging_setup import configure_logging
+from app.observability.graph_metrics import watch_graph_client
 from app.settings import Settings
 from app.state import utc_now
 
@@ -35,15 +40,33 @@ async def run_worker_process(settings: Settings) -> None:
         url = await asyncio.to_thread(start_embedded_postgres, settings.data_dir)
     engine = create_engine(url)
     graph, close_graph = build_graph_client(settings)
+    watch_graph_client("worker", graph.metrics)
+    if settings.worker_metrics_port:
+        # A thread of prometheus_client's own: /metrics answers even while jobs keep the loop busy.
+        start_http_server(settings.worker_metrics_port, addr="0.0.0.0")
+        log.info("metrics on port %d", settings.worker_metrics_port)
     queue = build_queue(url)
     try:
         async with opened(queue, url):
             services = job_services(settings, create_sessionmaker(engine), graph, queue, utc_now)
             log.info("worker started", extra={"graphMode": settings.graph_mode})
-            while True:
+            current: list[Worker] = []
+
+            def stop() -> None:
+                """SIGTERM/SIGINT: take no new job, hand operations back, let others finish."""
+                log.info("stopping: taking no new job, handing operations back")
+                services.stopping.set()
+                for running in current:
+                    running.stop()  # type: ignore[no-untyped-call]
+
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, stop)
+            while not services.stopping.is_set():
                 worker = build_worker(
-                    queue, services, concurrency=WORKER_JOBS, install_signal_handlers=True
+                    queue, services, concurrency=WORKER_JOBS, install_signal_handlers=False
                 )
+                current[:] = [worker]
                 try:
                     await worker.run()  # type: ignore[no-untyped-call]
                     break  # stopped by SIGTERM / SIGINT

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app.commands.executor import CommandExecutor
 from app.operations.executor import OperationExecutor
@@ -20,3 +21,5 @@ class JobServices:
     reconcile_interval_seconds: float
     # Deletes what has expired (Idempotency-Keys past their 24 hours); returns how many rows.
     purge_expired: Callable[[], Awaitable[int]]
+    # Set when the worker is asked to stop (SIGTERM): operations hand their job back.
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)

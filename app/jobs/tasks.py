@@ -12,6 +12,7 @@ from procrastinate import JobContext
 
 from app.graph.errors import GraphError
 from app.jobs.services import JobServices
+from app.operations.executor import HandedBack
 from app.ratelimit.storage import DELETE_EXPIRED_COUNTERS
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,17 @@ async def run_operation(context: JobContext, operation_id: str) -> None:
     (2 s, 4 s, 8 s … doubling, about 18 hours in all); its last attempt fails what is still
     unsent."""
     final = context.job.attempts + 1 >= OPERATION_ATTEMPTS
-    await services_of(context).executor.apply(uuid.UUID(operation_id), final=final)
+    try:
+        await services_of(context).executor.apply(uuid.UUID(operation_id), final=final)
+    except HandedBack:
+        # This worker is stopping: a new job (same lock) lets another worker resume at once,
+        # without using up the attempts kept for Graph outages.
+        await (
+            context.app.tasks[context.task.name]
+            .configure(queue=QUEUE, lock=context.job.lock)
+            .defer_async(operation_id=operation_id)
+        )
+        log.info("operation %s handed back to the queue: this worker is stopping", operation_id)
 
 
 async def execute_command(context: JobContext, command_id: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
@@ -63,6 +64,7 @@ def job_services(
     clock: Callable[[], datetime],
 ) -> JobServices:
     """The executor of operations and the sweep's settling of creations, for one process."""
+    stopping = asyncio.Event()
     executor = OperationExecutor(
         sessionmaker,
         graph,
@@ -70,6 +72,7 @@ def job_services(
         confirm_seconds=settings.enrollment_confirm_seconds,
         concurrency=settings.graph_concurrency,
         clock=clock,
+        stopping=stopping,
     )
     reconciling = Reconciling(sessionmaker=sessionmaker, graph=graph, clock=clock, queue=queue)
 
@@ -83,6 +86,7 @@ def job_services(
 
     return JobServices(
         purge_expired=IdempotencyStore(sessionmaker, lease_seconds=0).purge_expired,
+        stopping=stopping,
         executor=executor,
         commands=command_executor(settings, sessionmaker, graph, queue, clock),
         settle_creations=settle_creations,

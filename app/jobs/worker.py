@@ -53,8 +53,9 @@ class InProcessWorker:
 
     RESTART_SECONDS = 5.0
 
-    def __init__(self, make_worker: Callable[[], Worker]) -> None:
+    def __init__(self, make_worker: Callable[[], Worker], stopping: asyncio.Event) -> None:
         self._make_worker = make_worker
+        self._stopping_event = stopping
         self._worker: Worker | None = None
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -76,8 +77,10 @@ class InProcessWorker:
                 await asyncio.sleep(self.RESTART_SECONDS)
 
     async def stop(self) -> None:
-        """Stop taking jobs and hand back what it holds (running jobs finish or are retried)."""
+        """Stop taking jobs and hand back what it holds: operations stop at their next committed
+        step and are queued again; other jobs get GRACEFUL_SECONDS to finish."""
         self._stopping = True
+        self._stopping_event.set()
         if self._worker is not None:
             self._worker.stop()  # type: ignore[no-untyped-call]
         if self._task is not None:

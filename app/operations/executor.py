@@ -68,8 +68,12 @@ class OperationExecutor:
         concurrency: int = 4,
         clock: Any = utc_now,
         sleep: Sleep = asyncio.sleep,
+        stopping: asyncio.Event | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
+        # Set when the worker is asked to stop: chunks not started stay pending, the wait for
+        # Graph's confirmation ends, and apply() raises HandedBack for another worker to go on.
+        self.stopping = stopping or asyncio.Event()
         self.graph = graph
         self.chunk_size = chunk_size
         self.concurrency = concurrency
@@ -117,6 +121,8 @@ class OperationExecutor:
             request_id=operation.request_id,
         )
         outage = await self._send_all(context, operation, rollout, final)
+        if self.stopping.is_set():
+            raise HandedBack(operation.id)
         await uow.session.refresh(operation)
         await self._count(uow.session, operation)
         operation.detail = _retrying(operation.detail, outage, self.clock())
@@ -179,6 +185,8 @@ class OperationExecutor:
 
         async def send(chunk: list[Item]) -> None:
             async with slots, self.sessionmaker() as session:
+                if self.stopping.is_set():
+                    return  # left pending: the worker is stopping, another one sends it
                 uow = UnitOfWork(session)
                 audit = AuditRecorder(uow, context)
                 reason = await self._not_sendable(session, operation, stopped)
@@ -232,8 +240,21 @@ class OperationExecutor:
             await uow.commit()
             if not sent:
                 return
+            if self.stopping.is_set():
+                raise HandedBack(operation.id)
             wait = next(polls, wait)
-            await self.sleep(max(0.0, min(wait, self.confirm_seconds - waited)))
+            await self._sleep_unless_stopping(max(0.0, min(wait, self.confirm_seconds - waited)))
+
+    async def _sleep_unless_stopping(self, seconds: float) -> None:
+        """Sleep, but wake as soon as the worker is asked to stop."""
+        stop = asyncio.ensure_future(self.stopping.wait())
+        try:
+            await asyncio.wait(
+                {stop, asyncio.ensure_future(self.sleep(seconds))},
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            stop.cancel()
 
     async def _read(
         self, operation: Operation, rollout: Rollout | None, items: list[Item]
@@ -282,6 +303,15 @@ class OperationExecutor:
         found = await item_store.counts(session, operation.id)
         operation.succeeded = found.get("succeeded", 0)
         operation.failed = found.get("failed", 0)
+
+
+class HandedBack(Exception):
+    """The worker is stopping: the operation stopped at a committed step, for another worker to
+    resume (what was sent is recorded; nothing is sent twice)."""
+
+    def __init__(self, operation_id: uuid.UUID) -> None:
+        super().__init__(f"operation {operation_id} handed back: the worker is stopping")
+        self.operation_id = operation_id
 
 
 class WaitingForGraph(Exception):

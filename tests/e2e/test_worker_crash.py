@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from app.simulator.state import SimulatorState
 from tests.api.helpers import device_ids, rollout_body
@@ -63,8 +64,9 @@ def _processes() -> Iterator[list[subprocess.Popen[bytes]]]:
                 process.kill()
 
 
-def test_a_worker_killed_midway_is_replaced_and_the_operation_completes(
-    clean_database: str, tmp_path: Path
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM], ids=["kill-9", "sigterm"])
+def test_a_worker_stopped_midway_is_replaced_and_the_operation_completes(
+    clean_database: str, tmp_path: Path, stop: signal.Signals
 ) -> None:
     state = SimulatorState(client_id="app", client_secret="s", synchronous=True)
     state.faults.latency_seconds = 0.05
@@ -91,7 +93,10 @@ def test_a_worker_killed_midway_is_replaced_and_the_operation_completes(
             replicas.append(
                 httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=ADMIN_HEADERS, timeout=30)
             )
-        first = _start(["worker"], env, tmp_path / "worker-1.log")
+        metrics_ports = [free_port(), free_port()]
+        first = _start(
+            ["worker"], {**env, "WORKER_METRICS_PORT": str(metrics_ports[0])}, tmp_path / "w1.log"
+        )
         started.append(first)
         asking, http = replicas
 
@@ -114,12 +119,20 @@ def test_a_worker_killed_midway_is_replaced_and_the_operation_completes(
         operation_id = accepted.json()["id"]
 
         _until(lambda: state.count("POST", "updateAudience") >= 5, 60, "the first chunks")
-        first.send_signal(signal.SIGKILL)
-        first.wait(timeout=10)
+        first.send_signal(stop)
+        # SIGTERM: the worker takes no new job and hands its operation back at the next
+        # committed chunk, then exits cleanly, well within a Kubernetes grace period.
+        assert first.wait(timeout=15) == (0 if stop == signal.SIGTERM else -signal.SIGKILL)
         killed_at = time.monotonic()
         sent_before = state.count("POST", "updateAudience")
         assert sent_before < DEVICES // IDS_PER_CALL, "the worker finished before it was killed"
-        started.append(_start(["worker"], env, tmp_path / "worker-2.log"))
+        started.append(
+            _start(
+                ["worker"],
+                {**env, "WORKER_METRICS_PORT": str(metrics_ports[1])},
+                tmp_path / "w2.log",
+            )
+        )
 
         def finished() -> dict[str, Any] | None:
             operation: dict[str, Any] = http.get(f"/v1/operations/{operation_id}").json()
@@ -127,6 +140,14 @@ def test_a_worker_killed_midway_is_replaced_and_the_operation_completes(
 
         operation = _until(finished, 45, "the replacement worker to finish")
         assert time.monotonic() - killed_at < 30
+        if stop == signal.SIGTERM:
+            assert "handed back to the queue" in (tmp_path / "w1.log").read_text()
+        # The replacement's own metrics show the Graph calls it made.
+        scraped = httpx.get(f"http://127.0.0.1:{metrics_ports[1]}/metrics", timeout=10).text
+        assert (
+            'autopatch_graph_calls_total{client="worker",operation="updateAudience",status="2xx"}'
+            in scraped
+        )
         listed = http.get(f"/v1/rollouts/{rollout['id']}").json()["audience"]
         events = http.get("/v1/audit/events", params={"deviceId": devices[-1]}).json()["items"]
 

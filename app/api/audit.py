@@ -1,7 +1,9 @@
-"""Routes of /v1/audit: the audit log as pages of JSON or CSV, and single events."""
+"""Routes of /v1/audit: the audit log as pages of JSON or CSV, single events, and verifying
+its hash chain."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Annotated, Any
 
@@ -9,7 +11,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from app.api.deps import UowDep
 from app.api.problems import problem_responses
-from app.api.security import READER
+from app.api.security import READER, AdminDep
 from app.api_types import (
     ACTION_MAX_LENGTH,
     ACTOR_MAX_LENGTH,
@@ -18,20 +20,31 @@ from app.api_types import (
     Page,
 )
 from app.audit.csv_export import CSV_MEDIA_TYPE, events_csv, wants_csv
-from app.audit.schemas import AuditEventOut, Outcome, Rfc3339
-from app.audit.service import MAX_EVENT_ID, AuditFilters, get_event, list_events
+from app.audit.schemas import (
+    VERIFY_EXAMPLES,
+    AuditEventOut,
+    BrokenEvent,
+    ChainVerification,
+    Outcome,
+    Rfc3339,
+)
+from app.audit.service import MAX_EVENT_ID, MAX_SEQ, AuditFilters, get_event, list_events
+from app.audit.verify import verify_chain
 from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 from app.problems import FieldError, NotFound, ValidationFailed
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
+log = logging.getLogger(__name__)
 
 _CSV_EXAMPLE = (
     "id,at,actor,action,outcome,rolloutId,operationId,ticket,reason,requestId,"
-    "graphRequestIds,deviceCount,detail\r\n"
+    "graphRequestIds,deviceCount,detail,seq,hash,previousHash\r\n"
     "1042,2026-11-28T12:00:03Z,svc-servicenow,graph.updateAudience,succeeded,"
     "5d0c7a2e-8f3b-4c51-9a0e-2b7d6f1e4c38,c3f1e2d4-6a7b-4c8d-9e0f-1a2b3c4d5e6f,CHG0012399,"
     "Add finance floor 3,7f9c2b1e4d3a4f6b,0f3b6c1e-2a9d-4e7b-8c5f-1d2e3f4a5b6c,2,"
-    '"{""addMember"":2,""removeMember"":0}"\r\n'
+    '"{""addMember"":2,""removeMember"":0}",1040,'
+    "9f2c4e8a1b7d3f6e0a5c9b2d8e4f1a7c3b6d0e9f2a5c8b1d4e7f0a3c6b9d2e5f,"
+    "4b1e7d0a3c6f9b2e5d8a1c4f7b0e3d6a9c2f5b8e1d4a7c0f3b6e9d2a5c8f1b4e\r\n"
 )
 _LIST_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
@@ -104,9 +117,15 @@ async def list_audit_events(
 ) -> Page[AuditEventOut] | Response:
     """Every change made through the service, and every outside change it found, oldest first.
 
-    **Order:** chronological, by ascending `id` (the order events were written). Pages are
-    keyset-paged on `id`: following `nextCursor` visits every matching event exactly once,
-    and events written while paging appear on later pages, never shifting earlier ones.
+    **Order:** by ascending `seq`, the order in which events were committed (the hash
+    chain's order). `id` identifies an event; it is taken when the event is written, so a
+    change that commits late can hold a lower `id` than events listed before it, never a
+    lower `seq`. Pages are keyset-paged on `seq`: following `nextCursor` visits every matching
+    event exactly once, and events committed while paging appear on later pages, never
+    shifting earlier ones or landing on pages already read.
+
+    **Chain:** each event carries `seq`, `hash` and `previousHash`;
+    `GET /v1/audit/verify` recomputes them.
 
     **Filters** combine with AND; omit one to not filter on it (an empty value is 422).
     `ticket`, `actor` and `action` match exactly. `rolloutId` must be a UUID and `deviceId` a
@@ -119,9 +138,9 @@ async def list_audit_events(
     returns all of them.
 
     **CSV:** with `Accept: text/csv` (unless the header prefers `application/json` to it) the
-    same page is returned as CSV (columns `id, at, actor,
-    action, outcome, rolloutId, operationId, ticket, reason, requestId, graphRequestIds`
-    (space-separated), `deviceCount, detail` (JSON)). The next page is in the
+    same page is returned as CSV (columns `id, at, actor, action, outcome, rolloutId,
+    operationId, ticket, reason, requestId, graphRequestIds` (space-separated), `deviceCount,
+    detail` (JSON), `seq, hash, previousHash`). The next page is in the
     `Link: <...>; rel="next"` header and its cursor in `X-Next-Cursor`; both are absent on the
     last page. Text that callers wrote (actor, ticket, reason, request id) and that starts with
     `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`, so that a spreadsheet does
@@ -178,3 +197,85 @@ async def get_audit_event(eventId: str, uow: UowDep) -> AuditEventOut:
     if event is None:
         raise AuditEventNotFound(f"There is no audit event {eventId[:40]!r}.")
     return event
+
+
+@router.get(
+    "/verify",
+    summary="Verify the audit log's hash chain",
+    response_model=ChainVerification,
+    responses={
+        200: {
+            "description": "The verification: `ok`, or the first event where the chain breaks",
+            "content": {"application/json": {"examples": VERIFY_EXAMPLES}},
+        },
+        **problem_responses(422),
+    },
+)
+async def verify_audit_log(
+    caller: AdminDep,
+    uow: UowDep,
+    fromSeq: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_SEQ, description="the first `seq` to check (default 1)"),
+    ] = None,
+    toSeq: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=MAX_SEQ,
+            description="the last `seq` to check (default, or when higher: the newest event's)",
+        ),
+    ] = None,
+) -> ChainVerification:
+    """Recompute the audit log's hash chain, all of it or the events `fromSeq`…`toSeq`, and
+    name the first event where it breaks. Role `admin`.
+
+    Every event has a `seq` (1, 2, 3, … in the order events were committed), a `hash` (SHA-256
+    of the event's canonical text, which includes `seq` and `previousHash`; the recipe is in the
+    API guide) and a `previousHash` (the `hash` of the event before it; 64 zeros for the first).
+    The database refuses to change or delete events; the chain is what shows a change made
+    behind its back. Checked, in this order:
+
+    - no `seq` is missing (`gap`: events were deleted);
+    - each event in the range hashes to its `hash` (`hashMismatch`: it was changed);
+    - each links to the event before it — the first one to the event before the range, the
+      event after the range to the range's last (`brokenLink`: the event before was changed
+      and its hash recomputed);
+    - when the range ends at the newest event: the chain's head, kept by the database with
+      every commit, names that event (`headMismatch`: newer events were deleted, or the newest
+      was changed and its hash recomputed);
+    - no stored event lacks a `seq` (`missingSeq`: written behind the database's triggers).
+
+    The answer is 200 either way: `{"ok": true, "events", "fromSeq", "toSeq", "headHash"}`, or
+    `ok: false` with `firstBroken: {"id", "seq", "problem", "message"}` and `events` the number
+    checked before it. Keep `toSeq` and `headHash` somewhere the service cannot write: a later
+    verification up to the same `toSeq` must answer the same `headHash`, which catches even
+    events before it that were changed and the whole chain re-hashed.
+
+    The events are read in batches in `seq` order, each event's hash recomputed by the
+    database: any number of events can be checked, in time proportional to their number (use
+    ranges to spread a very long log over several calls). A `toSeq` beyond the newest event
+    checks up to the newest; an empty range (`fromSeq` beyond the newest event, or above
+    `toSeq`) checks no event (`events: 0`).
+    """
+    result = await verify_chain(uow.session, from_seq=fromSeq, to_seq=toSeq)
+    broken = result.first_broken
+    if broken is not None:
+        log.warning(
+            "audit chain broken: %s (%s), verified by %s",
+            broken.message,
+            broken.problem,
+            caller.name,
+        )
+    return ChainVerification(
+        ok=result.ok,
+        events=result.events,
+        fromSeq=result.from_seq,
+        toSeq=result.to_seq,
+        headHash=result.head_hash,
+        firstBroken=BrokenEvent(
+            id=broken.id, seq=broken.seq, problem=broken.problem, message=broken.message
+        )
+        if broken is not None
+        else None,
+    )

@@ -25,6 +25,9 @@ COLUMNS = (
     "graphRequestIds",
     "deviceCount",
     "detail",
+    "seq",
+    "hash",
+    "previousHash",
 )
 
 
@@ -77,6 +80,9 @@ def _row(event: AuditEventOut) -> list[str | int]:
         " ".join(event.graphRequestIds),
         event.deviceCount,
         json.dumps(event.detail, separators=(",", ":"), sort_keys=True, ensure_ascii=False),
+        event.seq,
+        event.hash,
+        event.previousHash,
     ]
 
 

@@ -1,4 +1,5 @@
-"""Public API models of audit events, and the RFC 3339 type of the `from`/`to` filters."""
+"""Public API models of audit events and of a chain verification, and the RFC 3339 type of
+the `from`/`to` filters."""
 
 from __future__ import annotations
 
@@ -47,7 +48,12 @@ _EXAMPLE: dict[str, Any] = {
         "1c9b4a6f-65a2-4c2e-8e8f-4d9a3b2c7d12",
     ],
     "detail": {"addMember": 2, "removeMember": 0},
+    "seq": 1040,
+    "hash": "9f2c4e8a1b7d3f6e0a5c9b2d8e4f1a7c3b6d0e9f2a5c8b1d4e7f0a3c6b9d2e5f",
+    "previousHash": "4b1e7d0a3c6f9b2e5d8a1c4f7b0e3d6a9c2f5b8e1d4a7c0f3b6e9d2a5c8f1b4e",
 }
+
+HASH_PATTERN = "^[0-9a-f]{64}$"
 
 
 class AuditEventOut(BaseModel):
@@ -76,3 +82,87 @@ class AuditEventOut(BaseModel):
         " (compare with `deviceCount`; read the event by id for all of them)"
     )
     detail: dict[str, Any] = Field(description="What else the action recorded (free-form)")
+    seq: int = Field(
+        description="The event's place in the hash chain: 1, 2, 3, … without gaps, in the order"
+        " events were committed (the list's order; `GET /v1/audit/verify` takes ranges of it)"
+    )
+    hash: str = Field(
+        pattern=HASH_PATTERN,
+        description="SHA-256 (lower-case hex) of the event's canonical text, which includes"
+        " `seq` and `previousHash` (the recipe is in the API guide, Audit)",
+    )
+    previousHash: str = Field(
+        pattern=HASH_PATTERN,
+        description="The `hash` of the event with `seq - 1`; 64 zeros for the first event",
+    )
+
+
+ChainProblem = Literal["hashMismatch", "brokenLink", "gap", "headMismatch", "missingSeq"]
+
+
+class BrokenEvent(BaseModel):
+    """Where the chain breaks first, and how."""
+
+    id: int | None = Field(
+        description="The event (null only when no event is left to name: all were deleted)"
+    )
+    seq: int | None = Field(description="Its `seq` (null for `missingSeq`: it has none)")
+    problem: ChainProblem = Field(
+        description="`hashMismatch`: the event's content or `previousHash` is not what its"
+        " `hash` was computed from (it was changed). `brokenLink`: its `previousHash` is not the"
+        " `hash` of the event before it (that one was changed and its hash recomputed)."
+        " `gap`: events before it are missing (deleted). `headMismatch`: it is the newest"
+        " event, but the chain's head records another (newer events were deleted, or it was"
+        " changed and its hash recomputed). `missingSeq`: an event stored without a place in"
+        " the chain (written behind the database's triggers)."
+    )
+    message: str = Field(description="The same, for people, with the values involved")
+
+
+_VERIFIED: dict[str, Any] = {
+    "ok": True,
+    "events": 18342,
+    "fromSeq": 1,
+    "toSeq": 18342,
+    "headHash": "9f2c4e8a1b7d3f6e0a5c9b2d8e4f1a7c3b6d0e9f2a5c8b1d4e7f0a3c6b9d2e5f",
+    "firstBroken": None,
+}
+_BROKEN: dict[str, Any] = {
+    "ok": False,
+    "events": 1041,
+    "fromSeq": 1,
+    "toSeq": 18342,
+    "headHash": None,
+    "firstBroken": {
+        "id": 1042,
+        "seq": 1042,
+        "problem": "hashMismatch",
+        "message": "event 1042 (seq 1042) does not hash to its stored hash: it was changed",
+    },
+}
+VERIFY_EXAMPLES: dict[str, Any] = {
+    "intact": {"summary": "The chain is intact", "value": _VERIFIED},
+    "broken": {"summary": "An event was changed", "value": _BROKEN},
+}
+
+
+class ChainVerification(BaseModel):
+    """The result of recomputing the audit log's hash chain over `fromSeq`…`toSeq`."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_VERIFIED, _BROKEN]})
+
+    ok: bool = Field(description="True when every event checked is as it was written")
+    events: int = Field(
+        description="Events checked and found intact (when not `ok`: those before `firstBroken`)"
+    )
+    fromSeq: int = Field(description="The first `seq` of the range")
+    toSeq: int = Field(
+        description="The last `seq` of the range: the `toSeq` asked for, or the newest event's"
+        " if that is lower or none was asked for (0 when the log is empty)"
+    )
+    headHash: str | None = Field(
+        description="When `ok`: the `hash` of the event at `toSeq` (64 zeros when `toSeq` is"
+        " 0). Keep it with `toSeq` outside the service: a later verification up to the same"
+        " `toSeq` must answer the same `headHash`."
+    )
+    firstBroken: BrokenEvent | None = Field(description="When not `ok`: where the chain breaks")

@@ -1,4 +1,10 @@
-"""Reading the audit log: filtered keyset pages in id order, and single events."""
+"""Reading the audit log: filtered keyset pages in chain (`seq`) order, and single events.
+
+Pages follow `seq`, not `id`: ids are taken at INSERT, `seq` at COMMIT (migration 0007), so a
+transaction that commits late can hold an id lower than events already listed, never a lower
+`seq`. Whoever sees `seq` N sees every `seq` below it; events not yet committed have no `seq`
+and are not visible to anyone else anyway.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ from app.audit.schemas import LIST_DEVICE_IDS, AuditEventOut
 from app.pagination import InvalidCursor, decode_cursor, encode_cursor
 
 MAX_EVENT_ID = 2**63 - 1
+MAX_SEQ = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,9 @@ _LIST_COLUMNS = (
     AuditEvent.request_id,
     AuditEvent.graph_request_ids,
     AuditEvent.detail,
+    AuditEvent.seq,
+    AuditEvent.hash,
+    AuditEvent.previous_hash,
     # Only the head of the array leaves the database: an event can name 100,000 devices.
     AuditEvent.device_ids[1:LIST_DEVICE_IDS].label("device_ids"),
     func.coalesce(func.cardinality(AuditEvent.device_ids), 0).label("device_count"),
@@ -72,8 +82,8 @@ _LIST_COLUMNS = (
 def _after(cursor: str | None) -> int:
     if cursor is None:
         return 0
-    value = decode_cursor(cursor, keys=frozenset({"i"}))["i"]
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_EVENT_ID:
+    value = decode_cursor(cursor, keys=frozenset({"s"}))["s"]
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_SEQ:
         raise InvalidCursor("Pass back the `nextCursor` of a previous page unchanged.")
     return value
 
@@ -81,8 +91,8 @@ def _after(cursor: str | None) -> int:
 def _list_query(filters: AuditFilters, after: int, limit: int) -> Select[Any]:
     return (
         select(*_LIST_COLUMNS)
-        .where(AuditEvent.id > after, *filters.conditions())
-        .order_by(AuditEvent.id)
+        .where(AuditEvent.seq > after, *filters.conditions())
+        .order_by(AuditEvent.seq)
         .limit(limit + 1)
     )
 
@@ -104,23 +114,35 @@ def _out(row: Any, device_ids: list[str], device_count: int) -> AuditEventOut:
         deviceCount=device_count,
         deviceIds=device_ids,
         detail=dict(row.detail or {}),
+        seq=row.seq,
+        hash=row.hash,
+        previousHash=row.previous_hash,
     )
 
 
 async def list_events(
     session: AsyncSession, filters: AuditFilters, *, limit: int, cursor: str | None
 ) -> tuple[list[AuditEventOut], str | None]:
-    """A page of matching events in ascending id order, and the cursor of the next page."""
+    """A page of matching events in ascending `seq` order, and the cursor of the next page."""
     rows = list((await session.execute(_list_query(filters, _after(cursor), limit))).all())
     page = [_out(r, list(r.device_ids or []), r.device_count) for r in rows[:limit]]
     if len(rows) <= limit:
         return page, None
-    return page, encode_cursor({"i": page[-1].id})
+    return page, encode_cursor({"s": page[-1].seq})
 
 
 async def get_event(session: AsyncSession, event_id: int) -> AuditEventOut | None:
-    """The whole event, with every device id; None when there is none with this id."""
-    event = await session.get(AuditEvent, event_id)
+    """The whole event, with every device id; None when there is none with this id.
+
+    Only chained events: one without a `seq` is either not committed yet (invisible here) or
+    was written behind the database's triggers (verification reports it as `missingSeq`)."""
+    query = (
+        select(AuditEvent)
+        .where(AuditEvent.id == event_id, AuditEvent.seq.is_not(None))
+        # This session may hold the object from before its COMMIT, without its chain columns.
+        .execution_options(populate_existing=True)
+    )
+    event = (await session.execute(query)).scalar_one_or_none()
     if event is None:
         return None
     return _out(event, list(event.device_ids), len(event.device_ids))

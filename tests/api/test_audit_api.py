@@ -43,6 +43,9 @@ ITEM_KEYS = {
     "deviceCount",
     "deviceIds",
     "detail",
+    "seq",
+    "hash",
+    "previousHash",
 }
 T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 
@@ -88,9 +91,10 @@ async def insert_events(app: FastAPI, *events: dict[str, Any]) -> list[int]:
 
 
 async def all_rows(app: FastAPI) -> list[AuditEvent]:
-    """Every audit row, by id: the oracle the API's answers are checked against."""
+    """Every audit row, in chain (commit) order: the oracle the API's answers are checked
+    against."""
     async with app.state.services.sessionmaker() as session:
-        return list((await session.execute(select(AuditEvent).order_by(AuditEvent.id))).scalars())
+        return list((await session.execute(select(AuditEvent).order_by(AuditEvent.seq))).scalars())
 
 
 async def listed(client: httpx.AsyncClient, **params: Any) -> list[dict[str, Any]]:
@@ -114,7 +118,7 @@ async def expect_ids(
     params: dict[str, Any],
     predicate: Callable[[AuditEvent], bool],
 ) -> list[dict[str, Any]]:
-    """The listing with `params` holds exactly the rows `predicate` picks, in id order."""
+    """The listing with `params` holds exactly the rows `predicate` picks, in seq order."""
     expected = [row.id for row in await all_rows(app) if predicate(row)]
     items = await listed(client, **params)
     assert expected, "the test data must contain matching events"
@@ -140,13 +144,16 @@ def as_json_item(row: AuditEvent) -> dict[str, Any]:
         "deviceCount": len(row.device_ids),
         "deviceIds": row.device_ids,
         "detail": row.detail,
+        "seq": row.seq,
+        "hash": row.hash,
+        "previousHash": row.previous_hash,
     }
 
 
 # --- real events, written by the API ---------------------------------------------------------
 
 
-async def test_events_of_real_rollouts_are_listed_in_id_order_in_full(
+async def test_events_of_real_rollouts_are_listed_in_commit_order_in_full(
     client: httpx.AsyncClient, app: FastAPI
 ) -> None:
     rollout_id = await create_rollout(client, app, "CHG1", device_ids(2))
@@ -159,8 +166,7 @@ async def test_events_of_real_rollouts_are_listed_in_id_order_in_full(
     rows = await all_rows(app)
     assert body["items"] == [as_json_item(row) for row in rows]
     assert all(set(item) == ITEM_KEYS for item in body["items"])
-    ids = [item["id"] for item in body["items"]]
-    assert ids == sorted(ids)
+    assert [item["seq"] for item in body["items"]] == list(range(1, len(rows) + 1))
     actions = {(i["action"], i["outcome"]) for i in body["items"] if i["rolloutId"] == rollout_id}
     assert {("rollout.create", "requested"), ("rollout.create", "succeeded")} <= actions
     assert ("audience.update", "succeeded") in actions
@@ -400,6 +406,9 @@ async def test_csv_export_is_the_same_page_as_json_with_the_next_link(
             "graphRequestIds": " ".join(item["graphRequestIds"]),
             "deviceCount": str(item["deviceCount"]),
             "detail": row["detail"],
+            "seq": str(item["seq"]),
+            "hash": item["hash"],
+            "previousHash": item["previousHash"],
         }
         assert json.loads(row["detail"]) == item["detail"]
     assert parsed[0]["reason"] == "line one\nline two – ünïcode"

@@ -34,6 +34,7 @@ from app.logging_setup import configure_logging
 from app.migrate import upgrade_to_head
 from app.observability.graph_metrics import watch_graph_client
 from app.observability.http_metrics import HttpMetricsMiddleware
+from app.observability.tracing import configure_tracing
 from app.operations.tracking import OperationTracker
 from app.ratelimit.limiter import build_rate_limiter
 from app.ratelimit.middleware import RateLimitHeadersMiddleware
@@ -97,6 +98,9 @@ def build_lifespan(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tracing = configure_tracing(
+            settings.otel_exporter_otlp_endpoint, settings.otel_service_name
+        )
         url, embedded = await _database_url(settings)
         if embedded:
             await asyncio.to_thread(upgrade_to_head, url)
@@ -173,6 +177,8 @@ def build_lifespan(
             for close in closers:
                 await close()
             await engine.dispose()
+            if tracing is not None:
+                tracing.force_flush()
             if embedded:
                 # uvicorn re-raises SIGTERM after shutdown, so atexit hooks never run: stop it here.
                 await asyncio.to_thread(stop_embedded_postgres, settings.data_dir)

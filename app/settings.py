@@ -69,6 +69,10 @@ class Settings(BaseSettings):
         default=9102, ge=0, le=65535, description="python -m app worker's /metrics port; 0: none"
     )
 
+    # OpenTelemetry tracing (OTLP over HTTP), off unless the collector's endpoint is set.
+    otel_exporter_otlp_endpoint: str | None = None
+    otel_service_name: str = "autopatch-rollouts"
+
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
     log_format: Literal["json", "console"] = "json"
 

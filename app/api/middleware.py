@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.api.error_handlers import path_parameter
 from app.api.problems import send_problem
 from app.api_types import NUL, NUL_MESSAGE, REQUEST_ID_MAX_LENGTH
+from app.observability.tracing import tag_request
 from app.problems import FieldError, InternalError, PayloadTooLarge, ValidationFailed
 from app.request_context import request_id_var
 
@@ -91,6 +92,7 @@ class RequestContextMiddleware:
             return
         request_id = _incoming_request_id(scope)
         token = request_id_var.set(request_id)
+        tag_request(request_id)
         started = time.perf_counter()
         status_holder = {"status": 500, "started": False}
         received = 0

@@ -38,6 +38,7 @@ from typing import Any, Literal, overload
 from urllib.parse import quote
 
 import httpx
+from opentelemetry.trace import SpanKind, StatusCode
 
 from app.graph import bodies
 from app.graph.auth import TokenProvider
@@ -72,6 +73,7 @@ from app.graph.wire import (
     UpdatableAsset,
     parse_asset,
 )
+from app.observability.tracing import TRACER
 from app.request_context import current_request_id
 
 log = logging.getLogger(__name__)
@@ -198,7 +200,26 @@ class GraphClient:
         if (target.scheme, target.host, target.port) != (base.scheme, base.host, base.port):
             raise GraphError(None, "foreignNextLink", f"refusing to follow a link to {target.host}")
 
-    async def _send(
+    async def _send(self, operation: str, method: str, url: str, **options: Any) -> _Sent:
+        """`_send_with_retries` inside a tracing span (a child of the request's or job's span;
+        free when tracing is off): the operation, its attempts' request ids, the outcome."""
+        with TRACER.start_as_current_span(
+            f"graph {operation}",
+            kind=SpanKind.CLIENT,
+            attributes={"graph.operation": operation, "http.request.method": method},
+        ) as span:
+            try:
+                sent = await self._send_with_retries(operation, method, url, **options)
+            except GraphError as error:
+                span.set_attribute("graph.request_ids", list(error.request_ids))
+                span.set_attribute("http.response.status_code", error.status or 0)
+                span.set_status(StatusCode.ERROR, error.code)
+                raise
+            span.set_attribute("graph.request_ids", sent.request_ids)
+            span.set_attribute("http.response.status_code", sent.response.status_code)
+            return sent
+
+    async def _send_with_retries(
         self,
         operation: str,
         method: str,

@@ -18,6 +18,7 @@ from app.jobs.wiring import WORKER_JOBS, job_services
 from app.jobs.worker import build_worker
 from app.logging_setup import configure_logging
 from app.observability.graph_metrics import watch_graph_client
+from app.observability.tracing import configure_tracing
 from app.settings import Settings
 from app.state import utc_now
 
@@ -38,6 +39,7 @@ async def run_worker_process(settings: Settings) -> None:
     url = settings.database_url
     if url is None:
         url = await asyncio.to_thread(start_embedded_postgres, settings.data_dir)
+    tracing = configure_tracing(settings.otel_exporter_otlp_endpoint, settings.otel_service_name)
     engine = create_engine(url)
     graph, close_graph = build_graph_client(settings)
     watch_graph_client("worker", graph.metrics)
@@ -76,6 +78,8 @@ async def run_worker_process(settings: Settings) -> None:
     finally:
         await close_graph()
         await engine.dispose()
+        if tracing is not None:
+            tracing.force_flush()
         log.info("worker stopped")
 
 

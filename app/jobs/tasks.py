@@ -12,6 +12,7 @@ from procrastinate import JobContext
 
 from app.graph.errors import GraphError
 from app.jobs.services import JobServices
+from app.observability.tracing import TRACER
 from app.operations.executor import HandedBack
 from app.ratelimit.storage import DELETE_EXPIRED_COUNTERS
 
@@ -42,7 +43,10 @@ async def run_operation(context: JobContext, operation_id: str) -> None:
     unsent."""
     final = context.job.attempts + 1 >= OPERATION_ATTEMPTS
     try:
-        await services_of(context).executor.apply(uuid.UUID(operation_id), final=final)
+        with TRACER.start_as_current_span(
+            "job run_operation", attributes={"autopatch.operation_id": operation_id}
+        ):
+            await services_of(context).executor.apply(uuid.UUID(operation_id), final=final)
     except HandedBack:
         # This worker is stopping: a new job (same lock) lets another worker resume at once,
         # without using up the attempts kept for Graph outages.
@@ -61,7 +65,10 @@ async def execute_command(context: JobContext, command_id: str) -> None:
     services = services_of(context)
     command = uuid.UUID(command_id)
     try:
-        await services.commands.execute(command)
+        with TRACER.start_as_current_span(
+            "job execute_command", attributes={"autopatch.command_id": command_id}
+        ):
+            await services.commands.execute(command)
     except GraphError as error:
         log.warning("command %s failed at Graph: %s", command_id, error)
     if await services.commands.unfinished(command):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import signal
 import subprocess
@@ -10,11 +11,16 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 
+from app.simulator.state import SimulatorState
+from tests.api.helpers import rollout_body
+from tests.auth.keys import ADMIN_HEADERS, API_KEYS
 from tests.db_server import REPO
 from tests.e2e.processes import free_port, wait_until_answering
+from tests.graph.tls_server import serve_tls
 
 START_SECONDS = 90
 STOP_SECONDS = 30
@@ -77,3 +83,59 @@ def test_stopping_the_service_stops_its_embedded_postgres(
         time.sleep(0.1)
     assert [process.cmdline() for process in left] == [], output
     assert not (pgdata / "postmaster.pid").exists(), output
+
+
+def test_a_request_in_flight_when_sigterm_arrives_is_finished(
+    clean_database: str, tmp_path: Path
+) -> None:
+    """Graceful shutdown: a create waiting on a slow Graph when SIGTERM arrives still gets its
+    201 and its record, and the process then exits."""
+    state = SimulatorState(client_id="app", client_secret="s", synchronous=True)
+    with serve_tls(state, tmp_path / "tls") as sim:
+        env = {
+            **os.environ,
+            "DATABASE_URL": clean_database,
+            "GRAPH_MODE": "live",
+            "GRAPH_BASE_URL": f"{sim.url}/beta",
+            "GRAPH_AUTHORITY_HOST": sim.url,
+            "GRAPH_TENANT_ID": "contoso",
+            "GRAPH_CLIENT_ID": "app",
+            "GRAPH_CLIENT_SECRET": "s",
+            "GRAPH_CA_BUNDLE": str(sim.tls.ca_pem),
+            "API_KEYS": API_KEYS,
+            "LOG_FORMAT": "console",
+        }
+        port = free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve", "--port", str(port)],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_answering(process, base, seconds=START_SECONDS)
+            state.faults.latency_seconds = 2.0
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                answer = pool.submit(
+                    httpx.post,
+                    f"{base}/v1/rollouts",
+                    json=rollout_body(),
+                    headers=ADMIN_HEADERS,
+                    timeout=60,
+                )
+                deadline = time.monotonic() + 10
+                while (
+                    not state.count("POST", "/deploymentAudiences") and time.monotonic() < deadline
+                ):
+                    time.sleep(0.05)
+                process.send_signal(signal.SIGTERM)
+                created = answer.result(timeout=60)
+            # uvicorn finishes its shutdown, then re-raises SIGTERM (so a supervisor sees it).
+            assert process.wait(timeout=STOP_SECONDS) in (0, -signal.SIGTERM)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert created.status_code == 201, created.text
+    assert len(state.deployments) == 1

@@ -173,7 +173,9 @@ def test_every_operation_documents_the_problems_it_can_answer(
         responses = operation["responses"]
         expected = {"422"}
         if path.startswith("/v1/"):
-            expected.add("503")
+            expected |= {"401", "403", "429", "503"}
+        if path.startswith("/v1/") and method in ("post", "patch", "delete"):
+            expected.add("409")  # Idempotency-Key in flight
         if "requestBody" in operation:
             expected |= {"400", "413", "415"}
         if any(p.get("name") == "cursor" for p in operation.get("parameters", [])):
@@ -183,9 +185,13 @@ def test_every_operation_documents_the_problems_it_can_answer(
         assert expected <= set(responses), (method, path, sorted(responses))
         for status, response in responses.items():
             if status.startswith(("4", "5")):
-                assert response["content"] == {
-                    "application/problem+json": {"schema": {"$ref": PROBLEM_REF}}
-                }, (method, path, status)
+                (media_type,) = response["content"]
+                media = response["content"][media_type]
+                assert media_type == "application/problem+json", (method, path, status)
+                assert media["schema"] == {"$ref": PROBLEM_REF}, (method, path, status)
+                # An example, where there is one, is a problem of that very status.
+                example = media.get("example", {"status": int(status)})
+                assert example["status"] == int(status), (method, path, status)
 
 
 def test_patch_takes_a_merge_patch_or_json(document: dict[str, Any]) -> None:

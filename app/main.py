@@ -178,7 +178,7 @@ def build_lifespan(
                 await close()
             await engine.dispose()
             if tracing is not None:
-                tracing.force_flush()
+                tracing.close()
             if embedded:
                 # uvicorn re-raises SIGTERM after shutdown, so atexit hooks never run: stop it here.
                 await asyncio.to_thread(stop_embedded_postgres, settings.data_dir)

@@ -79,7 +79,7 @@ async def run_worker_process(settings: Settings) -> None:
         await close_graph()
         await engine.dispose()
         if tracing is not None:
-            tracing.force_flush()
+            tracing.close()
         log.info("worker stopped")
 
 

@@ -5,8 +5,9 @@ their child spans (app/graph/client.py)."""
 from __future__ import annotations
 
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 TRACER = trace.get_tracer("autopatch_rollouts")
@@ -15,9 +16,39 @@ TRACER = trace.get_tracer("autopatch_rollouts")
 _configured: TracerProvider | None = None
 
 
+class Tracing(SpanProcessor):
+    """The exporter one app or worker added to the process's provider; `close()` flushes it and
+    detaches it, so that nothing is sent to its collector afterwards."""
+
+    def __init__(self, inner: SpanProcessor) -> None:
+        self.inner = inner
+        self.active = True
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        if self.active:
+            self.inner.on_start(span, parent_context)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if self.active:
+            self.inner.on_end(span)
+
+    def shutdown(self) -> None:
+        self.close()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.inner.force_flush(timeout_millis)
+
+    def close(self) -> None:
+        """Send what is buffered, then stop exporting."""
+        if self.active:
+            self.active = False
+            self.inner.force_flush()
+            self.inner.shutdown()
+
+
 def configure_tracing(
     endpoint: str | None, service_name: str, *, processor: SpanProcessor | None = None
-) -> TracerProvider | None:
+) -> Tracing | None:
     """Send spans over OTLP/HTTP to `endpoint` (or to `processor`, for tests); None when off.
 
     The OpenTelemetry API allows one global provider per process, so the first configuration
@@ -32,8 +63,9 @@ def configure_tracing(
     if _configured is None:
         _configured = TracerProvider(resource=Resource.create({"service.name": service_name}))
         trace.set_tracer_provider(_configured)
-    _configured.add_span_processor(processor)
-    return _configured
+    tracing = Tracing(processor)
+    _configured.add_span_processor(tracing)
+    return tracing
 
 
 def _traces_url(endpoint: str) -> str:

@@ -50,13 +50,7 @@ async def refresh_work_gauges(session: AsyncSession) -> None:
     for status, age in ages.items():
         COMMAND_AGE.labels(status).set(age)
 
-    operations = dict.fromkeys(OPERATION_STATUSES, 0)
-    for status, count in await session.execute(
-        text("SELECT status, count(*) FROM operations GROUP BY status")
-    ):
-        operations[status] = count
-    for status, count in operations.items():
-        OPERATIONS.labels(status).set(count)
+    await _set_counts(session, OPERATIONS, "operations", "status", OPERATION_STATUSES)
     total, succeeded, failed = (
         await session.execute(
             text(
@@ -69,10 +63,16 @@ async def refresh_work_gauges(session: AsyncSession) -> None:
     OPERATION_DEVICES.labels("failed").set(failed)
     OPERATION_DEVICES.labels("remaining").set(total - succeeded - failed)
 
-    jobs = dict.fromkeys(JOB_STATUSES, 0)
-    for status, count in await session.execute(
-        text("SELECT status::text, count(*) FROM procrastinate_jobs GROUP BY status")
-    ):
-        jobs[status] = count
-    for status, count in jobs.items():
-        JOBS.labels(status).set(count)
+    await _set_counts(session, JOBS, "procrastinate_jobs", "status::text", JOB_STATUSES)
+
+
+async def _set_counts(
+    session: AsyncSession, gauge: Gauge, table: str, column: str, values: tuple[str, ...]
+) -> None:
+    """`gauge{status=…}` from the rows of `table` grouped by `column` (0 for absent values)."""
+    counts = dict.fromkeys(values, 0)
+    rows = await session.execute(text(f"SELECT {column}, count(*) FROM {table} GROUP BY 1"))
+    for value, count in rows:
+        counts[value] = count
+    for value, count in counts.items():
+        gauge.labels(value).set(count)

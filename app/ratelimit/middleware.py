@@ -12,19 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
+from app.asgi import HttpMiddleware
 from app.ratelimit.limiter import STATE_ATTRIBUTE, RateDecision
 
 
-class RateLimitHeadersMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class RateLimitHeadersMiddleware(HttpMiddleware):
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         # The dict request.state writes to: taken now, so that it is the same one even if a
         # layer further in passes a copy of the scope on.
         state: dict[str, Any] = scope.setdefault("state", {})

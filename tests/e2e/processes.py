@@ -3,11 +3,15 @@ it answers."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import time
 
 import httpx
+
+from tests.auth.keys import API_KEYS
+from tests.graph.tls_server import RunningSimulator
 
 
 def free_port() -> int:
@@ -36,3 +40,21 @@ def wait_until_answering(
                 f"the service did not answer {path}:\n{(output or b'').decode(errors='replace')}"
             )
         time.sleep(0.1)
+
+
+def live_env(database_url: str, sim: RunningSimulator, **extra: str) -> dict[str, str]:
+    """The environment of a service process against the standalone TLS simulator, as against
+    a real tenant (client "app" with secret "s"), with the tests' admin API key."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "GRAPH_MODE": "live",
+        "GRAPH_BASE_URL": f"{sim.url}/beta",
+        "GRAPH_AUTHORITY_HOST": sim.url,
+        "GRAPH_TENANT_ID": "contoso",
+        "GRAPH_CLIENT_ID": "app",
+        "GRAPH_CLIENT_SECRET": "s",
+        "GRAPH_CA_BUNDLE": str(sim.tls.ca_pem),
+        "API_KEYS": API_KEYS,
+        **extra,
+    }

@@ -17,9 +17,9 @@ import pytest
 
 from app.simulator.state import SimulatorState
 from tests.api.helpers import rollout_body
-from tests.auth.keys import ADMIN_HEADERS, API_KEYS
+from tests.auth.keys import ADMIN_HEADERS
 from tests.db_server import REPO
-from tests.e2e.processes import free_port, wait_until_answering
+from tests.e2e.processes import free_port, live_env, wait_until_answering
 from tests.graph.tls_server import serve_tls
 
 START_SECONDS = 90
@@ -92,19 +92,7 @@ def test_a_request_in_flight_when_sigterm_arrives_is_finished(
     201 and its record, and the process then exits."""
     state = SimulatorState(client_id="app", client_secret="s", synchronous=True)
     with serve_tls(state, tmp_path / "tls") as sim:
-        env = {
-            **os.environ,
-            "DATABASE_URL": clean_database,
-            "GRAPH_MODE": "live",
-            "GRAPH_BASE_URL": f"{sim.url}/beta",
-            "GRAPH_AUTHORITY_HOST": sim.url,
-            "GRAPH_TENANT_ID": "contoso",
-            "GRAPH_CLIENT_ID": "app",
-            "GRAPH_CLIENT_SECRET": "s",
-            "GRAPH_CA_BUNDLE": str(sim.tls.ca_pem),
-            "API_KEYS": API_KEYS,
-            "LOG_FORMAT": "console",
-        }
+        env = live_env(clean_database, sim, LOG_FORMAT="console")
         port = free_port()
         process = subprocess.Popen(
             [sys.executable, "-m", "app", "serve", "--port", str(port)],

@@ -5,7 +5,6 @@ change is asked of one replica and followed on the other."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -21,9 +20,9 @@ import pytest
 
 from app.simulator.state import SimulatorState
 from tests.api.helpers import device_ids, rollout_body
-from tests.auth.keys import ADMIN_HEADERS, API_KEYS
+from tests.auth.keys import ADMIN_HEADERS
 from tests.db_server import REPO
-from tests.e2e.processes import free_port
+from tests.e2e.processes import free_port, live_env
 from tests.graph.tls_server import serve_tls
 
 DEVICES = 600
@@ -71,21 +70,13 @@ def test_a_worker_stopped_midway_is_replaced_and_the_operation_completes(
     state = SimulatorState(client_id="app", client_secret="s", synchronous=True)
     state.faults.latency_seconds = 0.05
     with serve_tls(state, tmp_path / "tls") as sim, _processes() as started:
-        env = {
-            **os.environ,
-            "DATABASE_URL": clean_database,
-            "GRAPH_MODE": "live",
-            "GRAPH_BASE_URL": f"{sim.url}/beta",
-            "GRAPH_AUTHORITY_HOST": sim.url,
-            "GRAPH_TENANT_ID": "contoso",
-            "GRAPH_CLIENT_ID": "app",
-            "GRAPH_CLIENT_SECRET": "s",
-            "GRAPH_CA_BUNDLE": str(sim.tls.ca_pem),
-            "GRAPH_MAX_IDS_PER_CALL": str(IDS_PER_CALL),
-            "RUN_WORKER": "false",
-            "LOG_FORMAT": "json",
-            "API_KEYS": API_KEYS,
-        }
+        env = live_env(
+            clean_database,
+            sim,
+            GRAPH_MAX_IDS_PER_CALL=str(IDS_PER_CALL),
+            RUN_WORKER="false",
+            LOG_FORMAT="json",
+        )
         replicas = []
         for name in ("api-1", "api-2"):
             port = free_port()

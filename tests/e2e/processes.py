@@ -6,11 +6,13 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 import time
 
 import httpx
 
 from tests.auth.keys import API_KEYS
+from tests.db_server import REPO
 from tests.graph.tls_server import RunningSimulator
 
 
@@ -58,3 +60,18 @@ def live_env(database_url: str, sim: RunningSimulator, **extra: str) -> dict[str
         "API_KEYS": API_KEYS,
         **extra,
     }
+
+
+def start_serve(
+    env: dict[str, str], *, output: int = subprocess.PIPE
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`python -m app serve` on a free loopback port, from the repository; (process, base URL)."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "serve", "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+    )
+    return process, f"http://127.0.0.1:{port}"

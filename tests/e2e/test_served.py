@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
@@ -12,23 +10,14 @@ import httpx
 import pytest
 
 from tests.api.helpers import device_ids, rollout_body
-from tests.db_server import REPO
-from tests.e2e.processes import free_port, wait_until_answering
+from tests.e2e.processes import start_serve, wait_until_answering
 
 
 @pytest.fixture
 def served(clean_database: str) -> Iterator[str]:
     """The service in its own process on a free port, until the test ends."""
-    port = free_port()
     env = {**os.environ, "DATABASE_URL": clean_database, "LOG_FORMAT": "json"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve", "--port", str(port)],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
+    process, base = start_serve(env)
     try:
         wait_until_answering(process, base, "/healthz", seconds=30)
         yield base

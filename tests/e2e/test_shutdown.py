@@ -6,7 +6,6 @@ import concurrent.futures
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,8 +17,7 @@ import pytest
 from app.simulator.state import SimulatorState
 from tests.api.helpers import rollout_body
 from tests.auth.keys import ADMIN_HEADERS
-from tests.db_server import REPO
-from tests.e2e.processes import free_port, live_env, wait_until_answering
+from tests.e2e.processes import live_env, start_serve, wait_until_answering
 from tests.graph.tls_server import serve_tls
 
 START_SECONDS = 90
@@ -57,16 +55,9 @@ def test_stopping_the_service_stops_its_embedded_postgres(
     pgdata = (data_dir / "postgres").resolve()
     env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
     env.update(DATA_DIR=str(data_dir), LOG_FORMAT="console", GRAPH_MODE="simulator")
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve", "--port", str(port)],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    process, base = start_serve(env)
     try:
-        wait_until_answering(process, f"http://127.0.0.1:{port}", seconds=START_SECONDS)
+        wait_until_answering(process, base, seconds=START_SECONDS)
         assert _postgres_processes_of(pgdata), "the embedded PostgreSQL was not found running"
         assert (pgdata / "postmaster.pid").is_file()
 
@@ -93,15 +84,7 @@ def test_a_request_in_flight_when_sigterm_arrives_is_finished(
     state = SimulatorState(client_id="app", client_secret="s", synchronous=True)
     with serve_tls(state, tmp_path / "tls") as sim:
         env = live_env(clean_database, sim, LOG_FORMAT="console")
-        port = free_port()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve", "--port", str(port)],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
+        process, base = start_serve(env, output=subprocess.DEVNULL)
         try:
             wait_until_answering(process, base, seconds=START_SECONDS)
             state.faults.latency_seconds = 2.0

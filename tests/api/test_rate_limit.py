@@ -18,8 +18,9 @@ from tests.conftest import fixed_clock, make_settings
 
 KEYS = {"svc-alice": "key-of-alice-0123456789abcdef", "svc-bob": "key-of-bob-0123456789abcdef"}
 API_KEYS = ",".join(f"{name}:reader:{key_digest(key)}" for name, key in KEYS.items())
-# 2026-11-28 12:00:10 UTC: 50 s of the minute to run (a fixed clock: no flake at a minute's turn)
-NOW = 1_795_867_210.0
+# 2036-11-28 12:00:10 UTC: 50 s of the minute to run (a fixed clock: no flake at a minute's turn),
+# in the future: the sweep deletes counters whose expiry is past by the database's real clock
+NOW = 2_111_486_410.0
 LIMIT = 3
 
 

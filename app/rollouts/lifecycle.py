@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit.recorder import AuditRecorder
 from app.change_context import ChangeContext
@@ -99,9 +101,42 @@ async def read_rollout(services: RolloutServices, rollout_id: str) -> Rollout:
     rollout = await get_or_404(session, rollout_id)
     await services.uow.commit()  # ends the read: the connection goes back to the pool
     observation = await observe(services, rollout)
-    if observation is not None and (unchanged := await lock_if_unchanged(session, rollout)):
+    if observation is None:
+        return rollout
+    if not worth_recording(rollout, observation):
+        # Graph shows what was recorded moments ago: write nothing. The row is read again (a
+        # change made meanwhile wins); if it is as it was, the answer carries the time of this
+        # reading, set as if loaded so that no flush writes it.
+        assert observation.deployment is not None
+        read_at = rollout.updated_at
+        await session.refresh(rollout)
+        if rollout.updated_at == read_at:
+            observed = ObservedState.from_deployment(observation.deployment, observation.at)
+            set_committed_value(rollout, "graph_state", observed.to_record())
+        return rollout
+    if unchanged := await lock_if_unchanged(session, rollout):
         record_observation(services, unchanged, observation)
     return rollout
+
+
+RECORD_UNCHANGED_EVERY = timedelta(seconds=60)
+"""A read that finds Graph's state as recorded writes it (its new observedAt) at most this
+often per rollout: many readers of one rollout cost no write each, and the list's observedAt
+stays within this of the latest read."""
+
+
+def worth_recording(rollout: Rollout, observation: Observation) -> bool:
+    """Does the observation change the record: another state, a deletion, an end, or a
+    recorded time older than RECORD_UNCHANGED_EVERY?"""
+    before = rollout.observed
+    if observation.deployment is None or before is None or before.observed_at is None:
+        return True
+    observed = ObservedState.from_deployment(observation.deployment, observation.at)
+    if observed.public() != before.public():
+        return True
+    if observed.is_archived and rollout.ended_at is None:
+        return True
+    return observation.at - before.observed_at >= RECORD_UNCHANGED_EVERY
 
 
 def _public_state(record: dict[str, Any]) -> dict[str, Any]:

@@ -176,3 +176,64 @@ async def test_a_change_holds_no_connection_while_graph_answers(
     assert paused.status_code == 200, paused.text
     assert paused.json()["state"]["requested"] == "paused"
     assert held_during_graph == [0]  # the pause read Graph first, holding no connection
+
+
+async def _row_version(app: FastAPI, rollout_id: str) -> tuple[int, dict[str, Any]]:
+    """The row's xmin (a new one per write) and its recorded Graph state."""
+    from sqlalchemy import text
+
+    async with app.state.services.sessionmaker() as session:
+        row = (
+            await session.execute(
+                text("SELECT xmin::text::bigint, graph_state FROM rollouts WHERE id = :id"),
+                {"id": rollout_id},
+            )
+        ).one()
+    return int(row[0]), dict(row[1])
+
+
+async def test_a_read_writes_only_what_changed_or_aged(
+    clean_database: str, simulator: SimulatorState
+) -> None:
+    """Many reads of an unchanged rollout write nothing; a state changed outside is recorded
+    (with its audit event) by the next read; an unchanged state is written again once its
+    record is a minute old, so the list's observedAt stays recent."""
+    from datetime import timedelta
+
+    from app.main import create_app
+    from tests.conftest import NOW
+
+    now = [NOW]
+    application = create_app(
+        make_settings(clean_database), simulator_state=simulator, clock=lambda: now[0]
+    )
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            rollout = (await http.post("/v1/rollouts", json=rollout_body())).json()
+            first = await http.get(f"/v1/rollouts/{rollout['id']}")
+            version, recorded = await _row_version(application, rollout["id"])
+            for _ in range(5):
+                now[0] += timedelta(seconds=5)
+                again = await http.get(f"/v1/rollouts/{rollout['id']}")
+                # Each answer is Graph's state now, with the time it was read...
+                assert again.json()["state"]["observedAt"] == now[0].isoformat().replace(
+                    "+00:00", "Z"
+                )
+            # ...but none of those reads wrote the row.
+            assert await _row_version(application, rollout["id"]) == (version, recorded)
+
+            simulator.deployments[rollout["graphDeploymentId"]].requested = "paused"
+            changed = await http.get(f"/v1/rollouts/{rollout['id']}")
+            assert changed.json()["state"]["requested"] == "paused", changed.json()
+            version, recorded = await _row_version(application, rollout["id"])
+            assert recorded["requested"] == "paused"
+            events = await audit_trail(application, rollout["id"])
+            assert events[-1].action == "rollout.stateObserved"
+
+            now[0] += timedelta(seconds=61)
+            await http.get(f"/v1/rollouts/{rollout['id']}")
+            aged_version, aged = await _row_version(application, rollout["id"])
+    assert aged_version != version
+    assert aged["observedAt"] == now[0].isoformat()
+    assert first.status_code == 200

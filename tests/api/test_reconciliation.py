@@ -3,6 +3,7 @@ and our commit must neither leave an unknown deployment behind nor make a second
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -21,6 +22,13 @@ from app.simulator.state import SimulatorState
 from tests.api.helpers import audit_trail, device_ids, rollout_body, rollout_row
 
 DEPLOYMENTS = "/admin/windows/updates/deployments"
+
+
+def _drop_trigger(database_url: str) -> None:
+    engine = create_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP TRIGGER refuse_deployment_id ON rollouts"))
+    engine.dispose()
 
 
 @pytest.fixture
@@ -71,10 +79,9 @@ async def test_a_failed_commit_after_graphs_201_is_adopted_not_repeated(
     trail = [(e.action, e.outcome) for e in await audit_trail(app, rollout_id)]
     assert trail == [("rollout.create", "requested"), ("audience.update", "requested")]
 
-    engine = create_engine(clean_database)
-    with engine.begin() as connection:
-        connection.execute(text("DROP TRIGGER refuse_deployment_id ON rollouts"))
-    engine.dispose()
+    # In a thread: DROP TRIGGER waits for the transactions on rollouts to end, and one of them
+    # may be the in-process worker's, which needs this event loop to finish.
+    await asyncio.to_thread(_drop_trigger, clean_database)
     # Reconciliation leaves it to its command, which runs again once its lease has run out.
     assert await reconcile_creating_rollouts(reconciling(app), min_age_seconds=0) == []
     await _run_again_after_its_lease(app, rollout_id)

@@ -80,18 +80,27 @@ def load_certificate_credential(path: Path) -> dict[str, str]:
 
 
 def requests_session(ca_bundle: Path | None) -> requests.Session | None:
-    """A session trusting `ca_bundle`; None (MSAL's default) when no bundle is configured.
-
-    `trust_env=False` because REQUESTS_CA_BUNDLE in the environment would otherwise override
-    `verify`. Side effect: proxy variables are ignored too; set the proxies on this session if
-    ever needed.
-    """
+    """A session trusting `ca_bundle`; None (MSAL's default) when no bundle is configured."""
     if ca_bundle is None:
         return None
-    session = requests.Session()
-    session.verify = str(ca_bundle)
-    session.trust_env = False
-    return session
+    return PinnedCaSession(ca_bundle)
+
+
+class PinnedCaSession(requests.Session):
+    """Verifies TLS with one CA bundle whatever REQUESTS_CA_BUNDLE says, and otherwise reads the
+    environment as requests does: HTTPS_PROXY and NO_PROXY still apply (a TLS-inspecting proxy is
+    the usual reason for GRAPH_CA_BUNDLE)."""
+
+    def __init__(self, ca_bundle: Path) -> None:
+        super().__init__()
+        self.verify = str(ca_bundle)
+
+    def merge_environment_settings(
+        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> Any:
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        settings["verify"] = self.verify
+        return settings
 
 
 class MsalTokenProvider:

@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 import trustme
 
-from app.graph.auth import MsalTokenProvider, load_certificate_credential, scope_for
+from app.graph.auth import (
+    MsalTokenProvider,
+    load_certificate_credential,
+    requests_session,
+    scope_for,
+)
 from app.graph.errors import GraphAuthError
 from app.graph.factory import build_graph_client
 from app.settings import Settings
@@ -146,3 +151,25 @@ async def test_live_factory_talks_to_the_simulator_over_tls(tls_sim: RunningSimu
         assert [c.status for c in tls_sim.state.find() if c.is_graph] == [200, 201]
     finally:
         await close()
+
+
+def test_the_token_session_pins_the_ca_bundle_and_still_honours_the_proxy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GRAPH_CA_BUNDLE wins over REQUESTS_CA_BUNDLE, and HTTPS_PROXY / NO_PROXY still apply:
+    a TLS-inspecting proxy is the usual reason to configure the bundle."""
+    bundle = tmp_path / "proxy-ca.pem"
+    bundle.write_text("not read here")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "other.pem"))
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.corp.example:3128")
+    monkeypatch.setenv("NO_PROXY", "internal.example")
+    session = requests_session(bundle)
+    assert session is not None
+    via_proxy = session.merge_environment_settings(
+        "https://login.microsoftonline.com/t/oauth2/v2.0/token", {}, None, None, None
+    )
+    assert via_proxy["verify"] == str(bundle)
+    assert via_proxy["proxies"]["https"] == "http://proxy.corp.example:3128"
+    direct = session.merge_environment_settings("https://internal.example/x", {}, None, None, None)
+    assert direct["verify"] == str(bundle)
+    assert "https" not in direct["proxies"]

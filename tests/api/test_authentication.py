@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -209,10 +213,6 @@ def _mallory_as_admin() -> dict[str, Any]:
 
 def _hs256_with_public_key(provider: IdentityProvider) -> str:
     """The classic confusion attack: the RSA public key used as an HMAC secret."""
-    import base64
-    import hashlib
-    import hmac
-    import json
 
     def b64(data: bytes) -> str:
         return base64.urlsafe_b64encode(data).rstrip(b"=").decode()

@@ -6,18 +6,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from app.graph.results import GraphResult
 from app.graph.wire import Deployment
+from app.main import create_app
 from app.settings import Settings
 from app.simulator.state import SimulatorState
 from tests.api.helpers import audit_trail, rollout_body, rollout_row
-from tests.conftest import make_settings
+from tests.conftest import NOW, make_settings
 
 READERS = 10
 LATENCY = 0.3  # every Graph call waits this long in the simulator
@@ -180,8 +183,6 @@ async def test_a_change_holds_no_connection_while_graph_answers(
 
 async def _row_version(app: FastAPI, rollout_id: str) -> tuple[int, dict[str, Any]]:
     """The row's xmin (a new one per write) and its recorded Graph state."""
-    from sqlalchemy import text
-
     async with app.state.services.sessionmaker() as session:
         row = (
             await session.execute(
@@ -198,11 +199,6 @@ async def test_a_read_writes_only_what_changed_or_aged(
     """Many reads of an unchanged rollout write nothing; a state changed outside is recorded
     (with its audit event) by the next read; an unchanged state is written again once its
     record is a minute old, so the list's observedAt stays recent."""
-    from datetime import timedelta
-
-    from app.main import create_app
-    from tests.conftest import NOW
-
     now = [NOW]
     application = create_app(
         make_settings(clean_database), simulator_state=simulator, clock=lambda: now[0]

@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from app.api import audience, audit, catalog, devices, operations, rollouts
+from app.api import audience, audit, catalog, changes, devices, operations, rollouts
 from app.api.docs import install_docs
 from app.api.error_handlers import install_error_handlers
 from app.api.health import router as health_router
@@ -217,6 +217,7 @@ def create_app(
         operations.router,
         devices.router,
         audit.router,
+        changes.router,
     ):
         app.include_router(router)
     # The last added is the outermost: request ids, input hygiene and the body limit come first.

@@ -7,11 +7,13 @@ from app.devices.models import ManagedDevice
 from app.idempotency.models import IdempotencyKey
 from app.operations.models import Operation, OperationItem
 from app.ratelimit.models import RateLimitCounter
+from app.review.models import Change
 from app.rollouts.models import Rollout
 
 __all__ = [
     "AudienceDevice",
     "AuditEvent",
+    "Change",
     "Command",
     "IdempotencyKey",
     "ManagedDevice",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -12,6 +13,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.auth.api_keys import ApiKeyConfigError, parse_api_keys
+from app.review.rules import ApprovalConfigError, ApprovalRules, parse_approvals, parse_ttl
 
 
 class Settings(BaseSettings):
@@ -56,10 +58,12 @@ class Settings(BaseSettings):
     )
     enrollment_confirm_seconds: float = Field(default=600.0, ge=0)
 
-    # APPROVALS and APPROVAL_TTL are read only to refuse them: change approvals are not built yet
-    # (see _refuse_what_cannot_be_honoured).
-    approvals: str | None = None
-    approval_ttl: str | None = None
+    approvals: str | None = Field(
+        default=None, description="changes that need a second person: create,audience>100,…"
+    )
+    approval_ttl: str | None = Field(
+        default=None, description="how long a proposed change waits for approval (P3D)"
+    )
     rate_limit_per_minute: int = Field(
         default=600, ge=0, le=1_000_000, description="requests per caller per minute; 0: no limit"
     )
@@ -107,7 +111,7 @@ class Settings(BaseSettings):
     def _refuse_what_cannot_be_honoured(self) -> Settings:
         """Incomplete caller authentication, an open service against the real Graph, and a
         setting the service would ignore are refused, all reasons at once."""
-        reasons = caller_auth_reasons(self) + unbuilt_setting_reasons(self)
+        reasons = caller_auth_reasons(self) + approval_reasons(self) + unbuilt_setting_reasons(self)
         if reasons:
             raise ValueError("; ".join(reasons))
         return self
@@ -119,6 +123,16 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def approval_rules(self) -> ApprovalRules:
+        """APPROVALS, parsed (validated at start-up)."""
+        return parse_approvals(self.approvals)
+
+    @property
+    def approval_ttl_delta(self) -> timedelta:
+        """APPROVAL_TTL (default P3D), parsed (validated at start-up)."""
+        return parse_ttl(self.approval_ttl)
+
+    @property
     def caller_auth_configured(self) -> bool:
         """True when API keys or the three bearer-token settings are set."""
         jwt = all((self.auth_jwt_issuer, self.auth_jwt_audience, self.auth_jwks_url))
@@ -128,10 +142,7 @@ class Settings(BaseSettings):
 JWT_SETTINGS = ("AUTH_JWT_ISSUER", "AUTH_JWT_AUDIENCE", "AUTH_JWKS_URL")
 JWT_ONLY_SETTINGS = ("AUTH_ROLES_CLAIM", "AUTH_CA_BUNDLE")
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
-UNBUILT_FEATURES = {
-    "APPROVALS": "change approvals",
-    "APPROVAL_TTL": "change approvals",
-}
+UNBUILT_FEATURES: dict[str, str] = {}
 
 
 def _given(settings: Settings, names: Iterable[str]) -> list[str]:
@@ -172,6 +183,27 @@ def caller_auth_reasons(settings: Settings) -> list[str]:
             " AUTH_JWT_AUDIENCE and AUTH_JWKS_URL (an open service would let anyone who can"
             " reach it change every enrolled PC)"
         )
+    return reasons
+
+
+def approval_reasons(settings: Settings) -> list[str]:
+    """Why APPROVALS / APPROVAL_TTL are refused, if they are, and what to do."""
+    reasons = []
+    try:
+        rules = parse_approvals(settings.approvals)
+    except ApprovalConfigError as exc:
+        return [f"APPROVALS: {exc}"]
+    try:
+        parse_ttl(settings.approval_ttl)
+    except ApprovalConfigError as exc:
+        reasons.append(f"APPROVAL_TTL: {exc}")
+    if rules and not settings.caller_auth_configured:
+        reasons.append(
+            "APPROVALS needs caller authentication (API_KEYS or AUTH_JWT_*): without it every"
+            " caller is anonymous, and nobody could approve another caller's change"
+        )
+    if not rules and _given(settings, ["APPROVAL_TTL"]):
+        reasons.append("APPROVAL_TTL applies to APPROVALS only; set APPROVALS or unset it")
     return reasons
 
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.idempotency.claim import mark_effects
 from app.problems import DatabaseUnavailable, ProblemError
+
+if TYPE_CHECKING:
+    from app.review.dry_run import DryRun
 
 
 def is_connection_failure(exc: BaseException) -> bool:
@@ -30,9 +34,11 @@ class UnitOfWork:
     crash in between leaves a `requested` event for reconciliation instead of nothing.
     """
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, dry_run: DryRun | None = None) -> None:
         self.session = session
         self._after_commit: list[Callable[[], object]] = []
+        # A dry run (change review): commits only flush, and the whole is rolled back at the end.
+        self.dry_run = dry_run
 
     def after_commit(self, callback: Callable[[], object]) -> None:
         """Run `callback` once the next commit has succeeded (e.g. start work it recorded)."""
@@ -44,6 +50,10 @@ class UnitOfWork:
         Any other database error is re-raised as it is (a 500 that is logged, not a false 503).
         """
         try:
+            if self.dry_run is not None:
+                await self.session.flush()  # the database's own checks run; nothing is kept
+                self._after_commit.clear()
+                return
             await mark_effects(self.session)
             await self.session.commit()
         except ProblemError:

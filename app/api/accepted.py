@@ -51,7 +51,7 @@ async def accepted_operation(
 ) -> OperationOut:
     """The operation as the answer of the request that queued it (already committed)."""
     response.headers["Location"] = f"/v1/operations/{operation.id}"
-    wait = prefer_wait_seconds(prefer)
+    wait = prefer_wait_seconds(prefer) if uow.dry_run is None else 0
     if wait:
         finished = await state.operations.wait(operation.id, wait)
         if finished is not None:

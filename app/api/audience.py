@@ -10,6 +10,7 @@ from app.api.accepted import PreferHeader, accepted_operation, accepted_response
 from app.api.deps import AppStateDep, UowDep, change_context
 from app.api.examples import AUDIENCE_CHANGE
 from app.api.problems import problem_responses
+from app.api.review import listed, reviewed
 from app.api.rollouts import services_for
 from app.api.security import READER, OperatorDep
 from app.api_types import Page
@@ -21,8 +22,15 @@ from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 from app.rollouts import repository
 from app.rollouts.lifecycle import ensure_actionable, refresh_state
 from app.rollouts.service import check_ticket
+from app.unit_of_work import UnitOfWork
 
 router = APIRouter(prefix="/v1/rollouts", tags=["audience"])
+AudienceUow = Annotated[
+    UnitOfWork,
+    reviewed(
+        "audience", listed("addDevices", "removeDevices", "addExclusions", "removeExclusions")
+    ),
+]
 
 
 @router.post(
@@ -36,7 +44,7 @@ async def change_audience(
     body: Annotated[AudienceChangeRequest, Body(openapi_examples=AUDIENCE_CHANGE)],
     response: Response,
     state: AppStateDep,
-    uow: UowDep,
+    uow: AudienceUow,
     caller: OperatorDep,
     prefer: PreferHeader = None,
 ) -> OperationOut:

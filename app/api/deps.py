@@ -60,5 +60,10 @@ CatalogDep = Annotated[CatalogService, Depends(get_catalog)]
 def change_context(caller: Principal, ticket: str | None, reason: str | None) -> ChangeContext:
     """The audit context of a change made by this request's caller."""
     return ChangeContext(
-        actor=caller.name, ticket=ticket, reason=reason, request_id=current_request_id()
+        actor=caller.name,
+        ticket=ticket,
+        reason=reason,
+        request_id=current_request_id(),
+        approved_by=caller.approved_by,
+        change_id=caller.change_id,
     )

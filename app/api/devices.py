@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Path, Query, Response
 from app.api.accepted import PreferHeader, accepted_operation, accepted_responses
 from app.api.deps import AppStateDep, GraphDep, UowDep, change_context
 from app.api.problems import problem_responses
+from app.api.review import listed, reviewed
 from app.api.security import READER, OperatorDep
 from app.api_types import EntraDeviceId, Page
 from app.devices.held import list_held
@@ -20,8 +21,10 @@ from app.operations.queueing import queue_operation
 from app.operations.schemas import OperationOut
 from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 from app.rollouts.service import check_ticket
+from app.unit_of_work import UnitOfWork
 
 router = APIRouter(prefix="/v1/devices", tags=["devices"])
+ReleaseUow = Annotated[UnitOfWork, reviewed("release", listed("devices"))]
 
 RELEASE_EXAMPLE = {
     "release": {
@@ -74,7 +77,7 @@ async def release_devices(
     body: Annotated[ReleaseRequest, Body(openapi_examples=RELEASE_EXAMPLE)],
     response: Response,
     state: AppStateDep,
-    uow: UowDep,
+    uow: ReleaseUow,
     caller: OperatorDep,
     prefer: PreferHeader = None,
 ) -> OperationOut:

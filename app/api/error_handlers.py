@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import iter_route_contexts
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -16,6 +16,7 @@ from starlette.types import Scope
 
 from app.api.graph_problems import on_graph_error
 from app.api.problems import response_for
+from app.api.review import ReviewAnswer
 from app.graph.errors import GraphError
 from app.problems import (
     Conflict,
@@ -181,8 +182,14 @@ async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
     raise exc
 
 
+async def _on_review_answer(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ReviewAnswer)
+    return exc.response
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Register the problem renderers on ``app``."""
+    """Register the problem renderers on ``app`` (and change review's own answers)."""
+    app.add_exception_handler(ReviewAnswer, _on_review_answer)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
     app.add_exception_handler(ProblemError, _on_problem)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Query, Response
 from app.api.deps import AppStateDep, UowDep, change_context
 from app.api.examples import ARCHIVE_REQUEST, CHANGE_REQUEST, CREATE_ROLLOUT, PATCH_ROLLOUT
 from app.api.problems import problem_responses
+from app.api.review import listed, reviewed
 from app.api.security import READER, AdminDep, OperatorDep
 from app.api_types import Page, Reason, Ticket
 from app.change_context import ChangeContext
@@ -37,6 +38,11 @@ from app.unit_of_work import UnitOfWork
 
 router = APIRouter(prefix="/v1/rollouts", tags=["rollouts"])
 
+CreateUow = Annotated[UnitOfWork, reviewed("create", listed("devices", "exclusions"))]
+PatchUow = Annotated[UnitOfWork, reviewed("patch")]
+ArchiveUow = Annotated[UnitOfWork, reviewed("archive")]
+DeleteUow = Annotated[UnitOfWork, reviewed("delete")]
+
 GRAPH = (502, 503, 504)
 StateFilter = Literal[
     "creating", "scheduled", "offering", "paused", "faulted", "archived", "failed", "deleted"
@@ -52,7 +58,7 @@ def services_for(state: AppState, uow: UnitOfWork) -> RolloutServices:
         clock=state.clock,
         require_ticket=state.settings.require_ticket,
         queue=state.queue,
-        commands=state.commands,
+        commands=uow.dry_run.executor(uow) if uow.dry_run is not None else state.commands,
     )
 
 
@@ -74,7 +80,7 @@ async def create_rollout_route(
     body: Annotated[RolloutCreate, Body(openapi_examples=CREATE_ROLLOUT)],
     response: Response,
     state: AppStateDep,
-    uow: UowDep,
+    uow: CreateUow,
     caller: OperatorDep,
 ) -> RolloutOut:
     """Deploy one update to a set of devices, on a schedule, under a change ticket.
@@ -157,7 +163,7 @@ async def patch_rollout_route(
     rolloutId: str,
     patch: Annotated[RolloutPatch, Body(openapi_examples=PATCH_ROLLOUT)],
     state: AppStateDep,
-    uow: UowDep,
+    uow: PatchUow,
     caller: OperatorDep,
 ) -> RolloutOut:
     """Change the name or settings: a JSON merge patch (RFC 7396), sent as
@@ -179,8 +185,8 @@ def _state_route(action: str, summary: str, description: str) -> None:
     async def handler(
         rolloutId: str,
         state: AppStateDep,
-        uow: UowDep,
         caller: OperatorDep,
+        uow: UnitOfWork = reviewed(action),
         body: Annotated[ChangeRequest | None, Body(openapi_examples=CHANGE_REQUEST)] = None,
     ) -> RolloutOut:
         body = body or ChangeRequest()
@@ -239,7 +245,7 @@ async def _ended_out(
 async def archive_rollout_route(
     rolloutId: str,
     state: AppStateDep,
-    uow: UowDep,
+    uow: ArchiveUow,
     caller: OperatorDep,
     body: Annotated[ArchiveRequest | None, Body(openapi_examples=ARCHIVE_REQUEST)] = None,
 ) -> RolloutOut:
@@ -267,7 +273,7 @@ async def archive_rollout_route(
 async def delete_rollout_route(
     rolloutId: str,
     state: AppStateDep,
-    uow: UowDep,
+    uow: DeleteUow,
     caller: AdminDep,
     ticket: Annotated[Ticket | None, Query()] = None,
     reason: Annotated[Reason | None, Query()] = None,

@@ -55,7 +55,11 @@ class AuditRecorder:
         detail: dict[str, Any] | None = None,
         actor: str | None = None,
     ) -> AuditEvent:
-        """Add one event (flushed with the next commit)."""
+        """Add one event (flushed with the next commit). A change carried out on approval
+        names its approver in every event it records (`detail.approval`)."""
+        approval = self.context.approval()
+        if approval is not None:
+            detail = {**(detail or {}), "approval": approval}
         event = AuditEvent(
             actor=actor or self.context.actor,
             action=action,
@@ -71,6 +75,8 @@ class AuditRecorder:
             detail=detail or {},
         )
         self.uow.session.add(event)
+        if self.uow.dry_run is not None:
+            self.uow.dry_run.events.append(event)
         self.uow.after_commit(lambda: AUDIT_EVENTS.labels(outcome).inc())
         return event
 

@@ -28,6 +28,10 @@ class Principal:
     role: Role | None
     # How the caller proved who it is: "apiKey", "bearer" or "open".
     via: str
+    # Set only when the service carries out a change its requester proposed and another
+    # caller approved (Change review): the request runs as its requester, naming the approver.
+    approved_by: str | None = None
+    change_id: str | None = None
 
 
 ANONYMOUS = Principal(name="anonymous", role=Role.admin, via="open")

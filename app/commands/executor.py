@@ -159,18 +159,23 @@ class CommandExecutor:
             .values(status=outcome, result=detail, finished_at=self.clock(), lease_until=None)
         )
 
+    async def record_success(
+        self, uow: UnitOfWork, command: Command, result: GraphResult[Any]
+    ) -> None:
+        """Graph's success in `uow` (not committed): the rollout's transition, the work a
+        created deployment releases, the `succeeded` event and the command's end."""
+        rollout = await uow.session.get(Rollout, command.rollout_id, with_for_update=True)
+        assert rollout is not None
+        detail = kinds.succeeded(command.kind, command.payload, rollout, result.value, self.clock())
+        if command.kind == kinds.CREATE and self.on_created is not None:
+            await self.on_created(uow, rollout)
+        await self._close(uow, command, "succeeded", list(result.request_ids), detail)
+
     async def _record_success(self, command: Command, result: GraphResult[Any]) -> Command:
         try:
             async with self.sessionmaker() as session:
                 uow = UnitOfWork(session)
-                rollout = await session.get(Rollout, command.rollout_id, with_for_update=True)
-                assert rollout is not None
-                detail = kinds.succeeded(
-                    command.kind, command.payload, rollout, result.value, self.clock()
-                )
-                if command.kind == kinds.CREATE and self.on_created is not None:
-                    await self.on_created(uow, rollout)
-                await self._close(uow, command, "succeeded", list(result.request_ids), detail)
+                await self.record_success(uow, command, result)
                 await uow.commit()
         except (DatabaseUnavailable, DBAPIError) as exc:
             # Graph made the change; the lease runs out and the command runs again, adopting it.

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -179,11 +179,11 @@ class OperationExecutor:
             category=operation.update_category,
             final=final,
         )
-        chunks = [pending[i : i + self.chunk_size] for i in range(0, len(pending), self.chunk_size)]
+        chunks = item_store.chunks_of(pending, self.chunk_size)
         slots = asyncio.Semaphore(self.concurrency)
         stopped: list[GraphError] = []
 
-        async def send(chunk: list[Item]) -> None:
+        async def send(chunk: Sequence[Item]) -> None:
             async with slots, self.sessionmaker() as session:
                 if self.stopping.is_set():
                     return  # left pending: the worker is stopping, another one sends it

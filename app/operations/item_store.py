@@ -22,6 +22,12 @@ class Item:
     device_id: str
 
 
+def chunks_of(items: Sequence[Item], size: int) -> list[Sequence[Item]]:
+    """The items in calls of at most `size` (GRAPH_MAX_IDS_PER_CALL), in order: how an operation
+    is sent, and how a dry run plans it."""
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
 async def load(session: AsyncSession, operation_id: uuid.UUID, status: str) -> list[Item]:
     """The operation's items in `status`, in order."""
     rows = await session.execute(

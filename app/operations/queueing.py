@@ -15,7 +15,10 @@ UNFINISHED = ("queued", "running")
 
 
 async def queue_operation(queue: procrastinate.App, uow: UnitOfWork, operation: Operation) -> None:
-    """Queue the job that runs `operation`; it commits (or not) with the unit of work."""
+    """Queue the job that runs `operation`; it commits (or not) with the unit of work. A dry
+    run notes the operation, to plan its Graph calls."""
+    if uow.dry_run is not None:
+        uow.dry_run.operations.append(operation)
     await defer_operation(queue, uow, operation.id, operation.rollout_id)
 
 

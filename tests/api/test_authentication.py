@@ -65,6 +65,11 @@ REQUIRED_ROLE = {
     ("GET", "/v1/audit/events"): "reader",
     ("GET", "/v1/audit/events/{eventId}"): "reader",
     ("GET", "/v1/audit/verify"): "admin",
+    # Change review: anyone may read; approving takes an approver; a requester may withdraw.
+    ("GET", "/v1/changes"): "reader",
+    ("GET", "/v1/changes/{changeId}"): "reader",
+    ("POST", "/v1/changes/{changeId}/approve"): "approver",
+    ("POST", "/v1/changes/{changeId}/reject"): "operator",
 }
 
 
@@ -100,6 +105,7 @@ def _url(path: str) -> str:
         .replace("{operationId}", OPERATION)
         .replace("{deviceId}", DEVICE)
         .replace("{eventId}", "1")
+        .replace("{changeId}", OPERATION)
     )
 
 

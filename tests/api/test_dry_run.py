@@ -1,0 +1,178 @@
+"""`?dryRun=true`: every check of the real request runs, nothing is written, no Graph write is
+sent, and the plan is exactly what the real request then sends (compared with the simulator's
+record of the calls it received)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from app.review.planning_graph import NEW_AUDIENCE_ID, NEW_DEPLOYMENT_ID, PlannedCall, summarise
+from app.simulator.calls import GRAPH_PREFIX
+from app.simulator.state import SimulatorState
+from tests.api.helpers import device_ids, rollout_body
+
+TABLES = ("rollouts", "audit_events", "commands", "operations", "operation_items", "changes")
+
+
+async def row_counts(app: FastAPI) -> dict[str, int]:
+    """Rows in every table a change writes, plus the job queue."""
+    async with app.state.services.sessionmaker() as session:
+        counts = {
+            t: int(await session.scalar(text(f"SELECT count(*) FROM {t}")) or 0) for t in TABLES
+        }
+        counts["jobs"] = int(
+            await session.scalar(
+                text("SELECT count(*) FROM procrastinate_jobs WHERE task_name NOT LIKE '%sweep'")
+            )
+            or 0
+        )
+        return counts
+
+
+def assert_plan_was_sent(
+    simulator: SimulatorState, plan: list[dict[str, Any]], ids: dict[str, str] | None = None
+) -> None:
+    """The Graph writes the simulator received are the plan: the same kinds of call in the same
+    order of first appearance, as many calls naming as many devices, and the planned body among
+    the bodies sent (chunks run concurrently, so any chunk may arrive first). `ids` maps the ids
+    Graph assigned to the dry run's stand-ins."""
+
+    def stand_in(value: str) -> str:
+        for real, placeholder in (ids or {}).items():
+            value = value.replace(real, placeholder)
+        return value
+
+    calls = [
+        PlannedCall(
+            c.method, "/" + stand_in(c.path.removeprefix(GRAPH_PREFIX)), _replace(c.body, stand_in)
+        )
+        for c in simulator.writes()
+        if c.status < 400
+    ]
+    steps = summarise(calls)
+    shape = [(s.method, s.path, s.calls, s.devices) for s in steps]
+    assert shape == [(p["method"], p["path"], p["calls"], p["devices"]) for p in plan]
+    for planned in plan:
+        sent = [c.body for c in calls if (c.method, c.path) == (planned["method"], planned["path"])]
+        assert planned["body"] in sent, planned["path"]
+
+
+def _replace(value: Any, stand_in: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _replace(v, stand_in) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replace(v, stand_in) for v in value]
+    return stand_in(value) if isinstance(value, str) else value
+
+
+async def test_dry_run_of_a_create_sends_and_writes_nothing_and_plans_what_runs(
+    app: FastAPI, client: httpx.AsyncClient, simulator: SimulatorState
+) -> None:
+    body = rollout_body(devices=device_ids(450), exclusions=device_ids(3, "2"))
+    before = await row_counts(app)
+    dry = await client.post("/v1/rollouts?dryRun=true", json=body)
+    assert dry.status_code == 200, dry.text
+    answer = dry.json()
+    assert answer["dryRun"] is True and answer["approvalRequired"] is False
+    assert simulator.writes() == []
+    assert await row_counts(app) == before
+
+    steps = [(s["method"], s["path"].rsplit("/", 1)[-1], s["calls"]) for s in answer["plan"]]
+    assert steps == [
+        ("POST", "deploymentAudiences", 1),
+        ("POST", "deployments", 1),
+        ("POST", "microsoft.graph.windowsUpdates.enrollAssets", 3),
+        ("POST", "microsoft.graph.windowsUpdates.updateAudience", 3),
+    ]
+    assert answer["plan"][2]["devices"] == 450
+    assert answer["plan"][3]["devices"] == 453
+    events = [(e["action"], e["outcome"]) for e in answer["auditEvents"]]
+    assert ("rollout.create", "requested") in events
+    assert ("audience.update", "requested") in events
+
+    real = await client.post("/v1/rollouts", json=body)
+    assert real.status_code == 201, real.text
+    await app.state.services.operations.idle()
+    rollout = real.json()
+    deployment_id = rollout["graphDeploymentId"]
+    audience_id = simulator.deployments[deployment_id].audience_id
+    stand_ins = {deployment_id: NEW_DEPLOYMENT_ID, audience_id: NEW_AUDIENCE_ID}
+    assert_plan_was_sent(simulator, answer["plan"], stand_ins)
+
+
+async def test_dry_run_runs_the_real_checks(
+    app: FastAPI, client: httpx.AsyncClient, simulator: SimulatorState
+) -> None:
+    before = await row_counts(app)
+    unknown = rollout_body(update={"kind": "feature", "version": "Windows 12, version 30H2"})
+    refused = await client.post("/v1/rollouts?dryRun=true", json=unknown)
+    assert refused.status_code == 422
+    assert refused.json()["type"] == "urn:problem:unknown-update"
+    assert simulator.writes() == [] and await row_counts(app) == before
+
+
+@pytest.fixture
+async def rollout(app: FastAPI, client: httpx.AsyncClient) -> dict[str, Any]:
+    created = await client.post("/v1/rollouts", json=rollout_body())
+    assert created.status_code == 201, created.text
+    return dict(created.json())
+
+
+async def test_dry_runs_of_patch_and_pause_match_the_real_requests(
+    app: FastAPI, client: httpx.AsyncClient, simulator: SimulatorState, rollout: dict[str, Any]
+) -> None:
+    url = f"/v1/rollouts/{rollout['id']}"
+    changes = (
+        (
+            "PATCH",
+            url,
+            {"monitoring": [{"signal": "rollback", "thresholdPercent": 5, "action": "pause"}]},
+        ),
+        ("POST", f"{url}/pause", {"ticket": "CHG1", "reason": "hold"}),
+        ("POST", f"{url}/resume", None),
+        ("DELETE", url, None),
+    )
+    for method, path, body in changes:
+        simulator.clear_calls()
+        before = await row_counts(app)
+        dry = await client.request(method, path, params={"dryRun": "true"}, json=body)
+        assert dry.status_code == 200, (path, dry.text)
+        assert simulator.writes() == [], path
+        assert await row_counts(app) == before, path
+        real = await client.request(method, path, json=body)
+        assert real.status_code == 200, (path, real.text)
+        assert_plan_was_sent(simulator, dry.json()["plan"])
+        assert len(dry.json()["plan"]) == 1
+
+
+async def test_a_no_op_dry_run_plans_nothing(
+    app: FastAPI, client: httpx.AsyncClient, simulator: SimulatorState, rollout: dict[str, Any]
+) -> None:
+    assert (await client.post(f"/v1/rollouts/{rollout['id']}/pause")).status_code == 200
+    simulator.clear_calls()
+    dry = await client.post(f"/v1/rollouts/{rollout['id']}/pause?dryRun=true")
+    assert dry.status_code == 200
+    assert dry.json()["plan"] == [] and dry.json()["auditEvents"] == []
+
+
+async def test_dry_run_of_a_10000_device_audience_change(
+    app: FastAPI, client: httpx.AsyncClient, simulator: SimulatorState, rollout: dict[str, Any]
+) -> None:
+    url = f"/v1/rollouts/{rollout['id']}/audience"
+    body = {"addDevices": device_ids(10_000), "ticket": "CHG0012399"}
+    simulator.clear_calls()
+    before = await row_counts(app)
+    dry = await client.post(url, params={"dryRun": "true"}, json=body)
+    assert dry.status_code == 200, dry.text
+    assert simulator.writes() == [] and await row_counts(app) == before
+    plan = dry.json()["plan"]
+    assert [(s["calls"], s["devices"]) for s in plan] == [(50, 10_000), (50, 10_000)]
+    real = await client.post(url, json=body)
+    assert real.status_code == 202, real.text
+    await app.state.services.operations.idle()
+    assert_plan_was_sent(simulator, plan)

@@ -142,7 +142,6 @@ class Settings(BaseSettings):
 JWT_SETTINGS = ("AUTH_JWT_ISSUER", "AUTH_JWT_AUDIENCE", "AUTH_JWKS_URL")
 JWT_ONLY_SETTINGS = ("AUTH_ROLES_CLAIM", "AUTH_CA_BUNDLE")
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
-UNBUILT_FEATURES: dict[str, str] = {}
 
 
 def _given(settings: Settings, names: Iterable[str]) -> list[str]:
@@ -208,13 +207,8 @@ def approval_reasons(settings: Settings) -> list[str]:
 
 
 def unbuilt_setting_reasons(settings: Settings) -> list[str]:
-    """Why each given setting of a feature not built yet is refused, and what to do."""
+    """Why a setting the service could not honour in this combination is refused."""
     reasons = []
-    for env in _given(settings, UNBUILT_FEATURES):
-        reasons.append(
-            f"{env} sets {UNBUILT_FEATURES[env]}, which are not built yet in this version;"
-            f" unset {env} (the service would ignore it)"
-        )
     if not settings.run_worker and settings.graph_mode == "simulator":
         reasons.append(
             "RUN_WORKER=false with GRAPH_MODE=simulator: the built-in simulator lives inside the"

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import timedelta
 
 import pytest
 from pydantic import ValidationError
 
+from app.review.rules import parse_approvals
 from app.settings import Settings, refusal_message
 from tests.db_server import REPO
 
@@ -94,19 +96,45 @@ def test_blank_caller_authentication_settings_configure_nothing_and_are_accepted
     assert not Settings().caller_auth_configured
 
 
+def test_approvals_are_parsed_into_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("API_KEYS", LIVE_CALLER_AUTH["api_keys"])
+    monkeypatch.setenv("APPROVALS", " create, delete ,audience>100,release>5000")
+    rules = Settings().approval_rules
+    assert rules.requires("create") and rules.requires("delete")
+    assert not rules.requires("pause") and not rules.requires("patch")
+    assert not rules.requires("audience", 100) and rules.requires("audience", 101)
+    assert not rules.requires("release", 5000) and rules.requires("release", 5001)
+    assert Settings().approval_ttl_delta == timedelta(days=3)
+    monkeypatch.setenv("APPROVAL_TTL", "PT12H")
+    assert Settings().approval_ttl_delta == timedelta(hours=12)
+
+
+def test_a_create_with_many_devices_counts_as_an_audience_change() -> None:
+    rules = parse_approvals("audience>100")
+    assert not rules.requires("create", 100) and rules.requires("create", 101)
+    assert parse_approvals("audience").requires("create", 1)
+    assert not parse_approvals("audience").requires("create", 0)
+    assert not parse_approvals(None)
+
+
 @pytest.mark.parametrize(
-    ("name", "value", "feature"),
+    ("values", "expected"),
     [
-        ("APPROVALS", "create,delete", "change approvals"),
-        ("APPROVAL_TTL", "P3D", "change approvals"),
+        ({"APPROVALS": "create"}, "APPROVALS needs caller authentication"),
+        ({"APPROVALS": "creat"}, "APPROVALS: 'creat' is not a change"),
+        ({"APPROVALS": "pause>5"}, "only audience and release take >N"),
+        ({"APPROVALS": "audience,audience>5"}, "named both always and above a number"),
+        ({"APPROVAL_TTL": "P3D"}, "APPROVAL_TTL applies to APPROVALS only"),
+        ({"APPROVALS": "create", "APPROVAL_TTL": "P1M"}, "APPROVAL_TTL: 'P1M' is not a duration"),
+        ({"APPROVALS": "create", "APPROVAL_TTL": "PT0S"}, "APPROVAL_TTL: must be longer than"),
     ],
 )
-def test_settings_of_features_not_built_yet_are_refused(
-    monkeypatch: pytest.MonkeyPatch, name: str, value: str, feature: str
+def test_approval_settings_that_cannot_take_effect_are_refused(
+    monkeypatch: pytest.MonkeyPatch, values: dict[str, str], expected: str
 ) -> None:
-    message = _refusal(monkeypatch, **{name: value})
-    assert f"{name} sets {feature}, which are not built yet" in message
-    assert f"unset {name}" in message
+    if values.get("APPROVALS") != "create" or "APPROVAL_TTL" in values:
+        monkeypatch.setenv("API_KEYS", LIVE_CALLER_AUTH["api_keys"])
+    assert expected in _refusal(monkeypatch, **values)
 
 
 def test_rate_limit_per_minute_is_read_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -139,9 +167,9 @@ def test_graph_concurrency_is_read_and_bounded(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_every_refusal_is_reported_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    message = _refusal(monkeypatch, API_KEYS="ci:operator:00", APPROVALS="create", RUN_WORKER="0")
+    message = _refusal(monkeypatch, API_KEYS="ci:operator:00", APPROVALS="creat", RUN_WORKER="0")
     assert "API_KEYS: entry 1 (ci)" in message
-    assert message.count("not built yet") == 1
+    assert "APPROVALS: 'creat'" in message
     assert "RUN_WORKER=false" in message
 
 

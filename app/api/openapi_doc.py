@@ -20,6 +20,7 @@ from app.api.problem_examples import problem_example
 from app.api.problems import PROBLEM_DESCRIPTIONS, PROBLEM_MEDIA_TYPE
 from app.api_types import REQUEST_ID_MAX_LENGTH, document_no_nul
 from app.idempotency.models import KEY_MAX_LENGTH, KEY_PATTERN
+from app.review.schemas import DryRunOut
 
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 _FASTAPI_VALIDATION = "#/components/schemas/HTTPValidationError"
@@ -115,6 +116,45 @@ def _document_role(operation: dict[str, Any]) -> None:
         ).lstrip()
 
 
+def _alternative(
+    responses: dict[str, Any], status: str, schema_name: str, description: str
+) -> None:
+    """Add `schema_name` as what `status` may also answer (a route's own model stays first)."""
+    ref = {"$ref": f"#/components/schemas/{schema_name}"}
+    response = responses.setdefault(status, {"description": description})
+    media = response.setdefault("content", {}).setdefault("application/json", {})
+    own = media.get("schema")
+    media["schema"] = {"anyOf": [own, ref]} if own else ref
+    if own:
+        response["description"] = f"{response.get('description', '').rstrip('.')}. {description}"
+
+
+def _document_review(operation: dict[str, Any]) -> None:
+    """A change route under change review may also answer its dry run's plan (200) or, when
+    APPROVALS names it, the change waiting for approval (202)."""
+    names = {p.get("name") for p in operation.get("parameters", [])}
+    if "dryRun" not in names:
+        return
+    responses = operation.setdefault("responses", {})
+    _alternative(responses, "200", "DryRunOut", "With `dryRun=true`: what it would do (the plan).")
+    _alternative(
+        responses,
+        "202",
+        "ChangeOut",
+        "When APPROVALS names it: held for a second person's approval (the change, at `Location`).",
+    )
+
+
+def _review_schemas(schemas: dict[str, Any]) -> None:
+    """The dry run's model (no route returns it as its own model)."""
+    schema = DryRunOut.model_json_schema(
+        ref_template="#/components/schemas/{model}", mode="serialization"
+    )
+    for name, definition in schema.pop("$defs", {}).items():
+        schemas.setdefault(name, definition)
+    schemas["DryRunOut"] = schema
+
+
 def _merge_patch_body(method: str, operation: dict[str, Any]) -> None:
     """A PATCH body may also be sent as application/merge-patch+json (RFC 7396)."""
     content = operation.get("requestBody", {}).get("content", {})
@@ -167,12 +207,14 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
             _merge_patch_body(method, operation)
             _document_parameters(path, method, operation)
             _document_role(operation)
+            _document_review(operation)
             by_id[operation.get("operationId", "")] = operation
     _add_links(by_id)
     components = document.setdefault("components", {})
     components.setdefault("parameters", {})["RequestId"] = _REQUEST_ID_PARAMETER
     components["parameters"]["IdempotencyKey"] = _IDEMPOTENCY_KEY_PARAMETER
-    schemas = components.get("schemas", {})
+    schemas = components.setdefault("schemas", {})
+    _review_schemas(schemas)
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
     app.openapi_schema = document

@@ -26,11 +26,14 @@ from app.unit_of_work import UnitOfWork
 SERVICE = "autopatch-rollouts"
 """The actor of what the service does on its own (expiring a change)."""
 STILL_PENDING = {
-    "urn:problem:idempotency-key-in-flight",
-    "urn:problem:service-unavailable",
+    "urn:problem:idempotency-key-in-flight",  # another approval is carrying it out right now
     "urn:problem:database-unavailable",
+    "urn:problem:rate-limited",
+    "urn:problem:internal",
 }
 """Answers after which the approved change is neither done nor refused: approve it again."""
+INTERRUPTED = "urn:problem:idempotency-key-interrupted"
+"""An earlier carrying-out died after recording its work (the workers finish it): applied."""
 
 
 class ChangeNotFound(NotFound):
@@ -265,7 +268,7 @@ class Approvals:
             change = await get_or_404(session, change_id, lock=True)
             if change.status != "approved" or problem_type in STILL_PENDING:
                 return change
-            refused = 400 <= answer.status < 500 and answer.status != 429
+            refused = 400 <= answer.status < 500 and problem_type != INTERRUPTED
             change.status = "failed" if refused else "applied"
             change.result = {"status": answer.status, "body": body}
             if change.action == "create" and isinstance(body, dict) and not refused:

@@ -53,6 +53,7 @@ BUSINESS_RULES = {
     "listHeldDevices": "a cursor must come from a previous page",
     "listFeatureUpdates": "a cursor must come from a previous page",
     "listQualityUpdates": "a cursor must come from a previous page",
+    "listChanges": "a cursor must come from a previous page",
 }
 GRAPH_WRITERS = ("createRollout", "patchRollout", "changeAudience", "releaseDevices")
 CONFIG: dict[str, Any] = {

@@ -21,5 +21,7 @@ class JobServices:
     reconcile_interval_seconds: float
     # Deletes what has expired (Idempotency-Keys past their 24 hours); returns how many rows.
     purge_expired: Callable[[], Awaitable[int]]
+    # Expires the changes that waited for approval longer than APPROVAL_TTL; returns how many.
+    expire_changes: Callable[[], Awaitable[int]]
     # Set when the worker is asked to stop (SIGTERM): operations hand their job back.
     stopping: asyncio.Event = field(default_factory=asyncio.Event)

@@ -83,7 +83,8 @@ async def execute_command(context: JobContext, command_id: str) -> None:
 
 async def sweep(context: JobContext, timestamp: int) -> None:
     """Every 5 s on one worker: retry jobs whose worker died, settle lost creations; every
-    5 minutes delete expired Idempotency-Keys; look for drift every RECONCILE_INTERVAL_SECONDS."""
+    5 minutes delete expired Idempotency-Keys; every minute expire changes past APPROVAL_TTL;
+    look for drift every RECONCILE_INTERVAL_SECONDS."""
     services = services_of(context)
     manager = context.app.job_manager
     for job in await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER_SECONDS):
@@ -96,7 +97,11 @@ async def sweep(context: JobContext, timestamp: int) -> None:
         found = await services.reconcile_drift()
         if found:
             log.info("drift found in %s rollout(s); see the audit log", found)
-    if crosses_interval(timestamp, 60):  # rate-limit counters of callers gone idle
+    if crosses_interval(timestamp, 60):
+        expired = await services.expire_changes()
+        if expired:
+            log.info("%d change(s) expired waiting for approval", expired)
+        # Rate-limit counters of callers gone idle.
         await context.app.connector.execute_query_async(DELETE_EXPIRED_COUNTERS)
 
 

@@ -15,6 +15,7 @@ from app.idempotency.store import IdempotencyStore
 from app.jobs.services import JobServices
 from app.operations.executor import OperationExecutor
 from app.operations.queueing import queue_operations_of
+from app.review.changes import expire_due
 from app.rollouts.drift import reconcile_all
 from app.rollouts.models import Rollout
 from app.rollouts.reconcile import Reconciling, reconcile_creating_rollouts
@@ -84,8 +85,12 @@ def job_services(
     async def reconcile_drift() -> int:
         return await reconcile_all(sessionmaker, graph, clock)
 
+    async def expire_changes() -> int:
+        return await expire_due(sessionmaker, clock())
+
     return JobServices(
         purge_expired=IdempotencyStore(sessionmaker, lease_seconds=0).purge_expired,
+        expire_changes=expire_changes,
         stopping=stopping,
         executor=executor,
         commands=command_executor(settings, sessionmaker, graph, queue, clock),

@@ -15,6 +15,7 @@ from sqlalchemy import func, select, text
 
 from app.audit.models import AuditEvent
 from app.auth.api_keys import key_digest
+from app.main import create_app
 from app.review.changes import expire_due
 from app.settings import Settings
 from app.simulator.state import SimulatorState
@@ -265,3 +266,20 @@ async def test_unknown_changes_are_404(app: FastAPI, client: httpx.AsyncClient) 
         missing = await client.get(f"/v1/changes/{change_id}", headers=as_("bob"))
         assert missing.status_code == 404
         assert missing.json()["type"] == "urn:problem:change-not-found"
+
+
+async def test_the_workers_sweep_expires_changes_by_the_services_clock(
+    settings: Settings, simulator: SimulatorState
+) -> None:
+    now = [NOW]
+    application = create_app(settings, simulator_state=simulator, clock=lambda: now[0])
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            change = await propose_create(http)
+            jobs = application.state.services.jobs
+            assert await jobs.expire_changes() == 0
+            now[0] = NOW + timedelta(days=1)  # exactly APPROVAL_TTL later: due
+            assert await jobs.expire_changes() == 1
+            shown = await http.get(f"/v1/changes/{change['id']}", headers=as_("bob"))
+            assert shown.json()["status"] == "expired"

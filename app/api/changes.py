@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from app.api.deps import AppStateDep, UowDep
 from app.api.problems import problem_responses
+from app.api.review import DRY_RUN, reviewed
 from app.api.security import READER, ApproverDep, OperatorDep
 from app.api_types import Page
 from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
@@ -16,6 +17,7 @@ from app.request_context import current_request_id
 from app.review import changes
 from app.review.schemas import ChangeOut, ChangeStatus, RejectRequest
 from app.review.views import change_out
+from app.unit_of_work import UnitOfWork
 
 router = APIRouter(prefix="/v1/changes", tags=["changes"])
 
@@ -64,7 +66,11 @@ async def get_change(changeId: str, uow: UowDep) -> ChangeOut:
     },
 )
 async def approve_change(
-    changeId: str, request: Request, state: AppStateDep, caller: ApproverDep
+    changeId: str,
+    request: Request,
+    state: AppStateDep,
+    caller: ApproverDep,
+    dryRun: Annotated[bool, Query(description=DRY_RUN)] = False,
 ) -> Response:
     """Carry the change out as its requester asked, now: every check of the original request
     runs again against the current state, with the requester as the caller, and the answer is
@@ -79,11 +85,19 @@ async def approve_change(
     becomes `failed`. An expired or rejected change is 409. Approving an applied change again
     answers what it answered the first time and does nothing more. Every event the change
     records names the approver (`detail.approval`), beside the `change.approved` event.
+
+    With `dryRun=true`: the same checks, then the request's dry run as it would run now (200
+    with its plan, or the problem it would meet); nothing is recorded.
     """
     approvals = changes.Approvals(state.sessionmaker, state.clock)
-    change, answer = await approvals.approve(request.app, changeId, caller, current_request_id())
-    if change.status == "failed":
-        raise changes.refusal(change, answer)
+    if dryRun:
+        answer = await approvals.preview(request.app, changeId, caller, current_request_id())
+    else:
+        change, answer = await approvals.approve(
+            request.app, changeId, caller, current_request_id()
+        )
+        if change.status == "failed":
+            raise changes.refusal(change, answer)
     headers = {k: v for k, v in answer.headers if k.lower() in ("location", "retry-after")}
     media = answer.header("content-type") or "application/json"
     return Response(answer.body, status_code=answer.status, headers=headers, media_type=media)
@@ -98,7 +112,7 @@ async def reject_change(
     changeId: str,
     body: Annotated[RejectRequest, Body(openapi_examples=REJECT_EXAMPLE)],
     state: AppStateDep,
-    uow: UowDep,
+    uow: Annotated[UnitOfWork, reviewed("reject")],
     caller: OperatorDep,
 ) -> ChangeOut:
     """Reject a pending change: it will never be carried out. An approver or admin may reject

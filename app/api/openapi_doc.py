@@ -116,6 +116,19 @@ def _document_role(operation: dict[str, Any]) -> None:
         ).lstrip()
 
 
+APPROVABLE = {
+    "createRollout",
+    "patchRollout",
+    "pauseRollout",
+    "resumeRollout",
+    "archiveRollout",
+    "deleteRollout",
+    "changeAudience",
+    "releaseDevices",
+}
+"""The operations APPROVALS can hold (its names: create, patch, …, audience, release)."""
+
+
 def _alternative(
     responses: dict[str, Any], status: str, schema_name: str, description: str
 ) -> None:
@@ -137,6 +150,8 @@ def _document_review(operation: dict[str, Any]) -> None:
         return
     responses = operation.setdefault("responses", {})
     _alternative(responses, "200", "DryRunOut", "With `dryRun=true`: what it would do (the plan).")
+    if operation.get("operationId") not in APPROVABLE:
+        return
     _alternative(
         responses,
         "202",

@@ -16,7 +16,7 @@ from app.api.deps import AppStateDep
 from app.api.security import authenticated
 from app.request_context import current_request_id
 from app.review.changes import propose
-from app.review.dry_run import DryRun
+from app.review.dry_run import DryRun, Plan
 from app.review.views import change_out, dry_run_out, plan_record
 from app.state import AppState
 from app.unit_of_work import UnitOfWork
@@ -35,6 +35,13 @@ class ReviewAnswer(Exception):
     def __init__(self, response: JSONResponse) -> None:
         super().__init__("answered by change review")
         self.response = response
+
+
+def dry_run_response(plan: Plan | dict[str, Any], approval_required: bool = False) -> JSONResponse:
+    """The 200 answer of a dry run."""
+    record = plan if isinstance(plan, dict) else plan_record(plan)
+    answer = dry_run_out(record, approval_required=approval_required)
+    return JSONResponse(answer.model_dump(mode="json"))
 
 
 def no_devices(_: Any) -> int:
@@ -76,7 +83,8 @@ def _said(request: Request, body: Any, name: str) -> str | None:
 
 
 def reviewed(action: str, devices: Devices = no_devices) -> Any:
-    """The unit-of-work dependency of a route whose change is `action` (APPROVALS' names):
+    """The unit-of-work dependency of a route whose change is `action` (APPROVALS' names; a
+    route APPROVALS never holds names itself otherwise, such as "reject"):
     `uow: Annotated[UnitOfWork, reviewed("pause")]`."""
 
     async def unit_of_work(
@@ -108,8 +116,7 @@ def reviewed(action: str, devices: Devices = no_devices) -> Any:
             finally:
                 await uow.rollback()
             if dryRun:
-                answer = dry_run_out(plan, approval_required=held)
-                raise ReviewAnswer(JSONResponse(answer.model_dump(mode="json")))
+                raise ReviewAnswer(dry_run_response(plan, approval_required=held))
             raise ReviewAnswer(
                 await _proposed(state, UnitOfWork(session), request, action, body, plan, devices)
             )

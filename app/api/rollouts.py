@@ -9,13 +9,14 @@ from fastapi import APIRouter, Body, Query, Response
 from app.api.deps import AppStateDep, UowDep, change_context
 from app.api.examples import ARCHIVE_REQUEST, CHANGE_REQUEST, CREATE_ROLLOUT, PATCH_ROLLOUT
 from app.api.problems import problem_responses
-from app.api.review import listed, reviewed
+from app.api.review import DRY_RUN, ReviewAnswer, dry_run_response, listed, reviewed
 from app.api.security import READER, AdminDep, OperatorDep
 from app.api_types import Page, Reason, Ticket
 from app.change_context import ChangeContext
 from app.operations.queueing import queue_operation
 from app.operations.views import operation_out
 from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
+from app.review.dry_run import DryRun, Plan
 from app.rollouts import repository
 from app.rollouts.create import create_rollout
 from app.rollouts.drift import find_drift
@@ -310,6 +311,7 @@ async def reconcile_rollout_route(
     state: AppStateDep,
     caller: OperatorDep,
     body: Annotated[ChangeRequest | None, Body(openapi_examples=CHANGE_REQUEST)] = None,
+    dryRun: Annotated[bool, Query(description=DRY_RUN)] = False,
 ) -> DriftReport:
     """Compare the rollout with Graph now: its state, its settings (with those the service
     would send), its members and its exclusions (with those the service last confirmed).
@@ -323,8 +325,13 @@ async def reconcile_rollout_route(
     are not compared. The same check runs periodically.
 
     `ticket` and `reason` go into the events; no ticket is required, as nothing is changed at
-    Graph. 409 for a rollout with no Graph deployment (creating, failed or deleted).
+    Graph. 409 for a rollout with no Graph deployment (creating, failed or deleted). With
+    `dryRun=true` the comparison runs and the events it would record are answered, unrecorded.
     """
     body = body or ChangeRequest()
     context = change_context(caller, body.ticket, body.reason)
-    return await find_drift(state.sessionmaker, state.graph, state.clock, rolloutId, context)
+    if not dryRun:
+        return await find_drift(state.sessionmaker, state.graph, state.clock, rolloutId, context)
+    dry_run = DryRun(state.graph.config, state.commands, state.settings.graph_max_ids_per_call)
+    await find_drift(state.sessionmaker, state.graph, state.clock, rolloutId, context, dry_run)
+    raise ReviewAnswer(dry_run_response(Plan([], dry_run.events)))

@@ -145,7 +145,8 @@ class CommandExecutor:
             if command.intent_event_id is not None
             else None
         )
-        AuditRecorder(uow, self._context(command)).record(
+        approval = (intent.detail or {}).get("approval") if intent is not None else None
+        AuditRecorder(uow, self._context(command).approved(approval)).record(
             action=command.action,
             outcome=outcome,
             rollout_id=command.rollout_id,

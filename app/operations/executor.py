@@ -48,6 +48,16 @@ CONFIRM_POLL_SECONDS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
 Sleep = Callable[[float], Awaitable[None]]
 
 
+def context_of(operation: Operation) -> ChangeContext:
+    """Who asked for the operation, why, and who approved it: what its events record."""
+    return ChangeContext(
+        actor=operation.actor,
+        ticket=operation.ticket,
+        reason=operation.reason,
+        request_id=operation.request_id,
+    ).approved((operation.detail or {}).get("approval"))
+
+
 def final_status(succeeded: int, failed: int) -> str:
     """succeeded, failed, or partiallySucceeded from the item counts."""
     if failed == 0:
@@ -114,12 +124,7 @@ class OperationExecutor:
         operation.status = "running"
         operation.started_at = operation.started_at or self.clock()
         await uow.commit()
-        context = ChangeContext(
-            actor=operation.actor,
-            ticket=operation.ticket,
-            reason=operation.reason,
-            request_id=operation.request_id,
-        )
+        context = context_of(operation)
         outage = await self._send_all(context, operation, rollout, final)
         if self.stopping.is_set():
             raise HandedBack(operation.id)

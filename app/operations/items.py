@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import text
 
@@ -20,7 +21,7 @@ async def add_operation(
     rollout_id: uuid.UUID | None,
     category: str,
     changes: Sequence[tuple[str, str]],
-    detail: dict[str, int],
+    detail: dict[str, Any],
 ) -> Operation:
     """A queued operation of `kind` with one item per (change, device id), in order.
 
@@ -40,7 +41,8 @@ async def add_operation(
         reason=context.reason,
         request_id=context.request_id,
         update_category=category,
-        detail=detail,
+        # A change carried out on approval: the operation's events name the approver too.
+        detail={**detail, **({"approval": approval} if (approval := context.approval()) else {})},
     )
     uow.session.add(operation)
     await uow.session.flush()

@@ -245,18 +245,49 @@ class Approvals:
                     detail=_event_detail(change, approvedBy=approver.name),
                 )
                 await uow.commit()
-            requester = Principal(
-                name=change.requested_by,
-                role=Role[change.requester_role],
-                via=change.requester_via,
-                approved_by=change.decided_by,
-                change_id=str(change.id),
-            )
+            requester = self._requester(change, change.decided_by)
             request = dict(change.request)
         answer = await carry_out(
             app, request, requester, change_id=change_id, request_id=request_id
         )
         return await self._settle(change_id, answer, request_id), answer
+
+    async def preview(
+        self, app: ASGIApp, change_id: str, approver: Principal, request_id: str | None
+    ) -> Answer:
+        """What approving would do now: the checks of an approval, then the request as a dry
+        run, carried out as its requester with `approver` named. Nothing is recorded."""
+        async with self.sessionmaker() as session:
+            change = await get_or_404(session, change_id)
+            if change.requested_by == approver.name:
+                raise SelfApproval(
+                    f"{approver.name} asked for change {change.id}: another approver or admin"
+                    " must approve it.",
+                    changeId=str(change.id),
+                )
+            if change.status == "pendingApproval" and change.expires_at <= self.clock():
+                raise ChangeExpired(f"Change {change.id} has expired.", changeId=str(change.id))
+            if change.status not in ("pendingApproval", "approved"):
+                raise ChangeDecided(
+                    f"Change {change.id} is {change.status}.",
+                    changeId=str(change.id),
+                    status=change.status,
+                )
+            request = dict(change.request)
+            request["query"] = {**(request.get("query") or {}), "dryRun": "true"}
+            requester = self._requester(change, approver.name)
+        return await carry_out(app, request, requester, change_id=None, request_id=request_id)
+
+    @staticmethod
+    def _requester(change: Change, approved_by: str | None) -> Principal:
+        """The change's requester as the caller of its request, naming the approver."""
+        return Principal(
+            name=change.requested_by,
+            role=Role[change.requester_role],
+            via=change.requester_via,
+            approved_by=approved_by,
+            change_id=str(change.id),
+        )
 
     async def _settle(self, change_id: str, answer: Answer, request_id: str | None) -> Change:
         """Keep the answer: applied (what the request answered, Graph's failures included),

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 
 from app.audit.models import AuditEvent
 from app.audit.recorder import AuditRecorder
-from app.change_context import ChangeContext
 from app.commands import kinds
 from app.commands.executor import CommandExecutor
 from app.commands.models import Command
 from app.graph.client import GraphClient, GraphClientConfig
 from app.operations import item_store
+from app.operations.executor import context_of
 from app.operations.models import Operation
 from app.operations.sending import ChunkSender
 from app.review.planning_graph import PlannedCall, PlanStep, planning_client, summarise
@@ -67,13 +67,7 @@ class DryRun:
             deployment_id=rollout.graph_deployment_id if rollout is not None else None,
             category=operation.update_category,
         )
-        context = ChangeContext(
-            actor=operation.actor,
-            ticket=operation.ticket,
-            reason=operation.reason,
-            request_id=operation.request_id,
-        )
-        audit = AuditRecorder(uow, context)
+        audit = AuditRecorder(uow, context_of(operation))
         pending = await item_store.load(session, operation.id, "pending")
         for chunk in item_store.chunks_of(pending, self.chunk_size):
             if operation.kind == "devices.release":

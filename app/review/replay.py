@@ -47,16 +47,18 @@ async def carry_out(
     request: dict[str, Any],
     requester: Principal,
     *,
-    change_id: str,
+    change_id: str | None,
     request_id: str | None,
 ) -> Answer:
-    """Send `request` ({method, path, query, body}) through `app` as `requester`."""
+    """Send `request` ({method, path, query, body}) through `app` as `requester`, with the
+    Idempotency-Key of `change_id` (None: a dry run, which needs none)."""
     body = json.dumps(request["body"]).encode() if request.get("body") is not None else b""
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
-        (b"idempotency-key", idempotency_key(change_id).encode()),
     ]
+    if change_id is not None:
+        headers.append((b"idempotency-key", idempotency_key(change_id).encode()))
     if request_id:
         headers.append((b"x-request-id", request_id.encode("latin-1")))
     path = str(request["path"])

@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import and_, or_, select
@@ -58,6 +58,9 @@ from app.rollouts.status import RolloutStatus
 from app.rollouts.translate import deployment_settings
 from app.rollouts.views import graph_state_record
 from app.unit_of_work import UnitOfWork
+
+if TYPE_CHECKING:
+    from app.review.dry_run import DryRun
 
 log = logging.getLogger(__name__)
 
@@ -441,8 +444,10 @@ async def find_drift(
     clock: Callable[[], datetime],
     rollout_id: str,
     context: ChangeContext,
+    dry_run: DryRun | None = None,
 ) -> DriftReport:
-    """Compare one rollout with Graph now; record each new difference and each one now gone.
+    """Compare one rollout with Graph now; record each new difference and each one now gone
+    (with `dry_run`, the events are only collected there: nothing is recorded).
 
     The record is read in one short transaction, Graph with no connection held, and the events
     are written in a second one that re-reads the record under a row lock: a part the service
@@ -455,12 +460,16 @@ async def find_drift(
     checked_at = clock()
     seen = await _read_graph(graph, before.deployment_id, rollout_id)
     async with sessionmaker() as session:
-        uow = UnitOfWork(session)
+        uow = UnitOfWork(session, dry_run)
         rollout = await get_or_404(session, rollout_id, lock=True)
         found, events, not_checked = await _compare(uow, rollout, before, seen, context, checked_at)
+        checked_id = str(rollout.id)
         await uow.commit()
+        if dry_run is not None:
+            await uow.rollback()
+            events = []
     return DriftReport(
-        rolloutId=str(rollout.id),
+        rolloutId=checked_id,
         checkedAt=checked_at,
         differences=[f.difference for f in found],
         auditEventIds=[event.id for event in events],

@@ -19,7 +19,7 @@ from app.main import create_app
 from app.review.changes import expire_due
 from app.settings import Settings
 from app.simulator.state import SimulatorState
-from tests.api.helpers import device_ids, rollout_body
+from tests.api.helpers import audit_trail, device_ids, rollout_body
 from tests.conftest import NOW, make_settings
 
 KEYS = {
@@ -121,6 +121,18 @@ async def test_a_create_waits_for_approval_and_is_carried_out_by_an_approver(
     assert intent.actor == "alice"
     assert intent.detail["approval"] == {"changeId": change["id"], "approvedBy": "bob"}
 
+    # Every event the change led to — the create, the audience operation and each of its Graph
+    # calls, recorded later by a worker — names the approver beside the requester.
+    trail = [e for e in await audit_trail(app, rollout["id"]) if e.actor == "alice"]
+    assert {e.action for e in trail} >= {
+        "rollout.create",
+        "audience.update",
+        "devices.enroll",
+        "graph.updateAudience",
+    }
+    assert {e.outcome for e in trail} == {"requested", "succeeded"}
+    assert all(e.detail.get("approval", {}).get("approvedBy") == "bob" for e in trail)
+
     # Approving again answers the same and does nothing more.
     writes = len(simulator.writes())
     again = await client.post(f"{url}/approve", headers=as_("ada"))
@@ -178,6 +190,32 @@ async def test_only_large_audience_changes_wait(
     assert len(simulator.writes()) == 100  # as planned: 50 enrollAssets, 50 updateAudience
     finished = (await client.get(f"/v1/operations/{operation['id']}", headers=as_("bob"))).json()
     assert finished["status"] == "succeeded" and finished["succeeded"] == 10_000
+
+
+async def test_dry_runs_of_approving_and_rejecting_change_nothing(
+    app: FastAPI, client: httpx.AsyncClient, simulator: SimulatorState
+) -> None:
+    change = await propose_create(client)
+    url = f"/v1/changes/{change['id']}"
+    before = await counts(app)
+    own = await client.post(f"{url}/approve?dryRun=true", headers=as_("alice"))
+    assert own.status_code == 403
+    preview = await client.post(f"{url}/approve?dryRun=true", headers=as_("bob"))
+    assert preview.status_code == 200, preview.text
+    assert preview.json()["plan"] == change["plan"]
+    created = [e for e in preview.json()["auditEvents"] if e["action"] == "rollout.create"]
+    assert [e["outcome"] for e in created] == ["requested", "succeeded"]
+    for event in created:
+        assert event["actor"] == "alice"
+        assert event["detail"]["approval"] == {"changeId": change["id"], "approvedBy": "bob"}
+    rejecting = await client.post(
+        f"{url}/reject?dryRun=true", json={"reason": "freeze"}, headers=as_("bob")
+    )
+    assert rejecting.status_code == 200, rejecting.text
+    assert [e["action"] for e in rejecting.json()["auditEvents"]] == ["change.rejected"]
+    assert simulator.writes() == [] and await counts(app) == before
+    shown = (await client.get(url, headers=as_("bob"))).json()
+    assert shown["status"] == "pendingApproval" and shown["decidedBy"] is None
 
 
 async def test_a_rejected_change_is_never_carried_out(

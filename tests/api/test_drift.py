@@ -262,6 +262,29 @@ async def test_members_changed_outside_are_recorded_once_and_cleared_once(
     assert (await reconcile(client, rollout["id"]))["auditEventIds"] == []
 
 
+async def test_a_dry_run_of_reconcile_answers_the_events_and_records_none(
+    client: httpx.AsyncClient, app: FastAPI, simulator: SimulatorState
+) -> None:
+    members = device_ids(2)
+    rollout = await rollout_with(client, members)
+    del audience(simulator, rollout).members[members[0]]  # removed in another tool
+    trail = len(await audit_trail(app, rollout["id"]))
+    url = f"/v1/rollouts/{rollout['id']}/reconcile?dryRun=true"
+    dry = await client.post(url, json={"ticket": "INC7"})
+    assert dry.status_code == 200, dry.text
+    assert dry.json()["plan"] == []
+    [event] = dry.json()["auditEvents"]
+    assert (event["actor"], event["action"], event["ticket"]) == (
+        "graph",
+        "rollout.driftFound",
+        "INC7",
+    )
+    assert event["detail"]["missing"] == [members[0]]
+    assert len(await audit_trail(app, rollout["id"])) == trail
+    report = await reconcile(client, rollout["id"])  # the real check still finds it: not recorded
+    assert len(report["auditEventIds"]) == 1
+
+
 async def test_exclusions_changed_outside_are_a_difference_of_their_own(
     client: httpx.AsyncClient, app: FastAPI, simulator: SimulatorState
 ) -> None:

@@ -321,3 +321,13 @@ async def test_the_workers_sweep_expires_changes_by_the_services_clock(
             assert await jobs.expire_changes() == 1
             shown = await http.get(f"/v1/changes/{change['id']}", headers=as_("bob"))
             assert shown.json()["status"] == "expired"
+
+
+async def test_a_retried_proposal_is_one_change(app: FastAPI, client: httpx.AsyncClient) -> None:
+    headers = {**as_("alice"), "Idempotency-Key": "CHG0012345-create"}
+    first = await client.post("/v1/rollouts", json=rollout_body(), headers=headers)
+    retry = await client.post("/v1/rollouts", json=rollout_body(), headers=headers)
+    assert first.status_code == retry.status_code == 202
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert retry.json()["id"] == first.json()["id"]
+    assert (await counts(app))["changes"] == 1

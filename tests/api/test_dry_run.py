@@ -176,3 +176,17 @@ async def test_dry_run_of_a_10000_device_audience_change(
     assert real.status_code == 202, real.text
     await app.state.services.operations.idle()
     assert_plan_was_sent(simulator, plan)
+
+
+async def test_a_dry_run_leaves_its_idempotency_key_free_for_the_real_request(
+    app: FastAPI, client: httpx.AsyncClient, simulator: SimulatorState
+) -> None:
+    key = {"Idempotency-Key": "create-pilot-ring-1"}
+    dry = await client.post("/v1/rollouts?dryRun=true", json=rollout_body(), headers=key)
+    assert dry.status_code == 200 and dry.json()["dryRun"] is True
+    real = await client.post("/v1/rollouts", json=rollout_body(), headers=key)
+    assert real.status_code == 201, real.text  # carried out, not the dry run replayed
+    assert "Idempotent-Replayed" not in real.headers
+    again = await client.post("/v1/rollouts", json=rollout_body(), headers=key)
+    assert again.headers["Idempotent-Replayed"] == "true" and again.json() == real.json()
+    assert (await row_counts(app))["rollouts"] == 1

@@ -73,10 +73,22 @@ BAD_VALUES: list[tuple[str, str, dict[str, Any], str]] = [
         "'/config/GRAPH_MODE'",
     ),
     (
-        "refused APPROVALS",
+        "APPROVALS naming no change",
         "production",
         {"config": {"APPROVALS": "two-person"}},
-        "'APPROVALS' not allowed",
+        "'/config/APPROVALS'",
+    ),
+    (
+        "APPROVALS without caller authentication",
+        "default",
+        {"config": {"APPROVALS": "create"}},
+        "'/auth/apiKeys/existingSecret'",
+    ),
+    (
+        "APPROVAL_TTL without APPROVALS",
+        "production",
+        {"config": {"APPROVALS": None, "APPROVAL_TTL": "P1D"}},
+        "'APPROVALS' required",
     ),
     (
         "a secret in the ConfigMap",

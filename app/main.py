@@ -74,6 +74,11 @@ OPENAPI_TAGS = [
         " releasing them.",
     },
     {"name": "audit", "description": "Every change made through the service."},
+    {
+        "name": "changes",
+        "description": "Changes waiting for a second person's approval (APPROVALS), and what"
+        " came of them. Every change route also takes `?dryRun=true`: the plan, nothing done.",
+    },
     {"name": "service", "description": "Probes of the service itself."},
 ]
 

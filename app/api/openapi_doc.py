@@ -20,7 +20,7 @@ from app.api.problem_examples import problem_example
 from app.api.problems import PROBLEM_DESCRIPTIONS, PROBLEM_MEDIA_TYPE
 from app.api_types import REQUEST_ID_MAX_LENGTH, document_no_nul
 from app.idempotency.models import KEY_MAX_LENGTH, KEY_PATTERN
-from app.review.schemas import DryRunOut
+from app.review.schemas import CHANGE_EXAMPLE, PLAN_EXAMPLE, DryRunOut
 
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 _FASTAPI_VALIDATION = "#/components/schemas/HTTPValidationError"
@@ -130,32 +130,52 @@ APPROVABLE = {
 
 
 def _alternative(
-    responses: dict[str, Any], status: str, schema_name: str, description: str
+    responses: dict[str, Any],
+    schemas: dict[str, Any],
+    status: str,
+    alternative: tuple[str, str, dict[str, Any]],
+    description: str,
 ) -> None:
-    """Add `schema_name` as what `status` may also answer (a route's own model stays first)."""
-    ref = {"$ref": f"#/components/schemas/{schema_name}"}
+    """Add `alternative` (schema name, example summary, example) as what `status` may also
+    answer; the route's own model stays first, and each has a named example in Swagger UI."""
+    name, summary, example = alternative
+    ref = {"$ref": f"#/components/schemas/{name}"}
     response = responses.setdefault(status, {"description": description})
     media = response.setdefault("content", {}).setdefault("application/json", {})
     own = media.get("schema")
     media["schema"] = {"anyOf": [own, ref]} if own else ref
+    examples = {}
+    own_name = (own or {}).get("$ref", "").rsplit("/", 1)[-1]
+    own_examples = schemas.get(own_name, {}).get("examples") or []
+    if own_examples:
+        examples[own_name] = {"summary": "Carried out", "value": own_examples[0]}
+    examples[name] = {"summary": summary, "value": example}
+    media["examples"] = examples
     if own:
         response["description"] = f"{response.get('description', '').rstrip('.')}. {description}"
 
 
-def _document_review(operation: dict[str, Any]) -> None:
+def _document_review(operation: dict[str, Any], schemas: dict[str, Any]) -> None:
     """A change route under change review may also answer its dry run's plan (200) or, when
     APPROVALS names it, the change waiting for approval (202)."""
     names = {p.get("name") for p in operation.get("parameters", [])}
     if "dryRun" not in names:
         return
     responses = operation.setdefault("responses", {})
-    _alternative(responses, "200", "DryRunOut", "With `dryRun=true`: what it would do (the plan).")
+    _alternative(
+        responses,
+        schemas,
+        "200",
+        ("DryRunOut", "dryRun=true: the plan, nothing done", PLAN_EXAMPLE),
+        "With `dryRun=true`: what it would do (the plan).",
+    )
     if operation.get("operationId") not in APPROVABLE:
         return
     _alternative(
         responses,
+        schemas,
         "202",
-        "ChangeOut",
+        ("ChangeOut", "Held for approval (APPROVALS)", CHANGE_EXAMPLE),
         "When APPROVALS names it: held for a second person's approval (the change, at `Location`).",
     )
 
@@ -222,7 +242,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
             _merge_patch_body(method, operation)
             _document_parameters(path, method, operation)
             _document_role(operation)
-            _document_review(operation)
+            _document_review(operation, document.get("components", {}).get("schemas", {}))
             by_id[operation.get("operationId", "")] = operation
     _add_links(by_id)
     components = document.setdefault("components", {})

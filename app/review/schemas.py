@@ -43,7 +43,7 @@ class PlannedEvent(BaseModel):
     detail: dict[str, Any]
 
 
-_PLAN_EXAMPLE: dict[str, Any] = {
+PLAN_EXAMPLE: dict[str, Any] = {
     "dryRun": True,
     "approvalRequired": False,
     "plan": [
@@ -82,7 +82,7 @@ _PLAN_EXAMPLE: dict[str, Any] = {
 class DryRunOut(BaseModel):
     """What the request would do, had it not been a dry run: nothing was written or sent."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [_PLAN_EXAMPLE]})
+    model_config = ConfigDict(json_schema_extra={"examples": [PLAN_EXAMPLE]})
 
     dryRun: Literal[True] = True
     approvalRequired: bool = Field(
@@ -104,7 +104,7 @@ class ChangeRequestOut(BaseModel):
     body: Any = Field(description="The JSON body, or null")
 
 
-_CHANGE_EXAMPLE: dict[str, Any] = {
+CHANGE_EXAMPLE: dict[str, Any] = {
     "id": "9b1d7c3e-2f4a-4e6b-8c0d-1e2f3a4b5c6d",
     "status": "pendingApproval",
     "action": "audience",
@@ -116,8 +116,8 @@ _CHANGE_EXAMPLE: dict[str, Any] = {
         "query": {},
         "body": {"addDevices": ["…10000 devices…"], "ticket": "CHG0012399"},
     },
-    "plan": _PLAN_EXAMPLE["plan"],
-    "auditEvents": _PLAN_EXAMPLE["auditEvents"],
+    "plan": PLAN_EXAMPLE["plan"],
+    "auditEvents": PLAN_EXAMPLE["auditEvents"],
     "requestedBy": "svc-servicenow",
     "ticket": "CHG0012399",
     "reason": "Add the finance floors",
@@ -141,7 +141,7 @@ class ChangeOut(BaseModel):
     """A change that needs a second person: proposed, then approved (and carried out as its
     requester asked), rejected, or expired."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [_CHANGE_EXAMPLE]})
+    model_config = ConfigDict(json_schema_extra={"examples": [CHANGE_EXAMPLE]})
 
     id: str
     status: ChangeStatus = Field(

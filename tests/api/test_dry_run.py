@@ -190,3 +190,44 @@ async def test_a_dry_run_leaves_its_idempotency_key_free_for_the_real_request(
     again = await client.post("/v1/rollouts", json=rollout_body(), headers=key)
     assert again.headers["Idempotent-Replayed"] == "true" and again.json() == real.json()
     assert (await row_counts(app))["rollouts"] == 1
+
+
+async def test_dry_run_of_an_archive_plans_the_release_of_its_held_devices(
+    app: FastAPI, client: httpx.AsyncClient, simulator: SimulatorState
+) -> None:
+    members = device_ids(250)
+    created = await client.post("/v1/rollouts", json=rollout_body(devices=members))
+    assert created.status_code == 201, created.text
+    await app.state.services.operations.idle()
+    url = f"/v1/rollouts/{created.json()['id']}/archive"
+    body = {"releaseDevices": True, "ticket": "CHG0012400"}
+    simulator.clear_calls()
+    before = await row_counts(app)
+    dry = await client.post(url, params={"dryRun": "true"}, json=body)
+    assert dry.status_code == 200, dry.text
+    assert simulator.writes() == [] and await row_counts(app) == before
+    plan = dry.json()["plan"]
+    assert [(s["method"], s["path"].rsplit(".", 1)[-1], s["calls"]) for s in plan] == [
+        ("PATCH", f"/admin/windows/updates/deployments/{created.json()['graphDeploymentId']}", 1),
+        ("POST", "unenrollAssets", 2),
+    ]
+    assert plan[1]["devices"] == 250
+    archived = await client.post(url, json=body)
+    assert archived.status_code == 200, archived.text
+    await app.state.services.operations.idle()
+    assert_plan_was_sent(simulator, plan)
+
+
+async def test_dry_run_of_a_release(
+    app: FastAPI, client: httpx.AsyncClient, simulator: SimulatorState
+) -> None:
+    body = {"category": "feature", "devices": device_ids(3), "ticket": "CHG0012450"}
+    before = await row_counts(app)
+    dry = await client.post("/v1/devices/release?dryRun=true", json=body)
+    assert dry.status_code == 200, dry.text
+    assert simulator.writes() == [] and await row_counts(app) == before
+    [step] = dry.json()["plan"]
+    assert step["body"]["updateCategory"] == "feature" and step["devices"] == 3
+    assert (await client.post("/v1/devices/release", json=body)).status_code == 202
+    await app.state.services.operations.idle()
+    assert_plan_was_sent(simulator, dry.json()["plan"])

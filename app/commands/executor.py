@@ -99,12 +99,7 @@ class CommandExecutor:
             assert command is not None
             rollout = await session.get(Rollout, command.rollout_id)
             assert rollout is not None
-            target = kinds.Target(
-                deployment_id=rollout.graph_deployment_id,
-                update_kind=rollout.update_kind,
-                anchor=command.anchor,
-            )
-            return Claimed(command, target)
+            return Claimed(command, kinds.Target.of(rollout, command.anchor))
 
     def _anchor(self, command: Command) -> kinds.SaveAnchor:
         """Record a create's pre-created audience id before the deployment is asked for."""

@@ -35,6 +35,11 @@ class Target:
     update_kind: str
     anchor: str | None
 
+    @classmethod
+    def of(cls, rollout: Rollout, anchor: str | None) -> Target:
+        """The target of a command on `rollout` whose anchor (a create's audience) is `anchor`."""
+        return cls(rollout.graph_deployment_id, rollout.update_kind, anchor)
+
 
 def update_ref(record: dict[str, Any]) -> UpdateRef:
     """The update as the caller named it (stored in the payload and the rollout's settings)."""

@@ -176,14 +176,7 @@ class OperationExecutor:
             pending = await item_store.load(session, operation.id, "pending")
         if not pending:
             return None
-        sender = ChunkSender(
-            self.graph,
-            operation_id=operation.id,
-            rollout_id=operation.rollout_id,
-            deployment_id=rollout.graph_deployment_id if rollout is not None else None,
-            category=operation.update_category,
-            final=final,
-        )
+        sender = ChunkSender.for_operation(self.graph, operation, rollout, final=final)
         chunks = item_store.chunks_of(pending, self.chunk_size)
         slots = asyncio.Semaphore(self.concurrency)
         stopped: list[GraphError] = []

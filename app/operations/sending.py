@@ -14,6 +14,8 @@ from app.graph.errors import GraphError, is_transient, stops_further_calls
 from app.graph.specs import AudienceChange
 from app.operations import item_store
 from app.operations.item_store import Item
+from app.operations.models import Operation
+from app.rollouts.models import Rollout
 
 AUDIENCE_FIELDS = (
     ("addMember", "add_members"),
@@ -48,6 +50,20 @@ class ChunkSender:
         self.rollout_id = rollout_id
         self.deployment_id = deployment_id
         self.category = category
+
+    @classmethod
+    def for_operation(
+        cls, graph: GraphClient, operation: Operation, rollout: Rollout | None, final: bool = True
+    ) -> ChunkSender:
+        """The sender of `operation`'s chunks (of `rollout`'s deployment, if it has one)."""
+        return cls(
+            graph,
+            operation_id=operation.id,
+            rollout_id=operation.rollout_id,
+            deployment_id=rollout.graph_deployment_id if rollout is not None else None,
+            category=operation.update_category,
+            final=final,
+        )
 
     async def refused(
         self, audit: AuditRecorder, items: Sequence[Item], error: GraphError

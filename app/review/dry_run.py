@@ -60,13 +60,7 @@ class DryRun:
         """Send the operation's pending items to the planning client, as its job would."""
         session = uow.session
         rollout = await session.get(Rollout, operation.rollout_id) if operation.rollout_id else None
-        sender = ChunkSender(
-            self.graph,
-            operation_id=operation.id,
-            rollout_id=operation.rollout_id,
-            deployment_id=rollout.graph_deployment_id if rollout is not None else None,
-            category=operation.update_category,
-        )
+        sender = ChunkSender.for_operation(self.graph, operation, rollout)
         audit = AuditRecorder(uow, context_of(operation))
         pending = await item_store.load(session, operation.id, "pending")
         for chunk in item_store.chunks_of(pending, self.chunk_size):
@@ -96,11 +90,7 @@ class PlanningCommandExecutor(CommandExecutor):
         assert command is not None
         rollout = await session.get(Rollout, command.rollout_id)
         assert rollout is not None
-        target = kinds.Target(
-            deployment_id=rollout.graph_deployment_id,
-            update_kind=rollout.update_kind,
-            anchor=command.anchor,
-        )
+        target = kinds.Target.of(rollout, command.anchor)
 
         async def save_anchor(audience_id: str) -> None:
             command.anchor = audience_id

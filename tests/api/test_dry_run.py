@@ -34,6 +34,24 @@ async def row_counts(app: FastAPI) -> dict[str, int]:
         return counts
 
 
+async def dry_run(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    simulator: SimulatorState,
+    method: str,
+    url: str,
+    body: Any = None,
+) -> dict[str, Any]:
+    """Send the request as a dry run: 200 with a plan, no Graph write sent, no row written."""
+    writes, before = len(simulator.writes()), await row_counts(app)
+    answer = await client.request(method, url, params={"dryRun": "true"}, json=body)
+    assert answer.status_code == 200, (url, answer.text)
+    assert answer.json()["dryRun"] is True
+    assert len(simulator.writes()) == writes, url
+    assert await row_counts(app) == before, url
+    return dict(answer.json())
+
+
 def assert_plan_was_sent(
     simulator: SimulatorState, plan: list[dict[str, Any]], ids: dict[str, str] | None = None
 ) -> None:
@@ -74,13 +92,8 @@ async def test_dry_run_of_a_create_sends_and_writes_nothing_and_plans_what_runs(
     app: FastAPI, client: httpx.AsyncClient, simulator: SimulatorState
 ) -> None:
     body = rollout_body(devices=device_ids(450), exclusions=device_ids(3, "2"))
-    before = await row_counts(app)
-    dry = await client.post("/v1/rollouts?dryRun=true", json=body)
-    assert dry.status_code == 200, dry.text
-    answer = dry.json()
-    assert answer["dryRun"] is True and answer["approvalRequired"] is False
-    assert simulator.writes() == []
-    assert await row_counts(app) == before
+    answer = await dry_run(app, client, simulator, "POST", "/v1/rollouts", body)
+    assert answer["approvalRequired"] is False
 
     steps = [(s["method"], s["path"].rsplit("/", 1)[-1], s["calls"]) for s in answer["plan"]]
     assert steps == [
@@ -139,15 +152,11 @@ async def test_dry_runs_of_patch_and_pause_match_the_real_requests(
     )
     for method, path, body in changes:
         simulator.clear_calls()
-        before = await row_counts(app)
-        dry = await client.request(method, path, params={"dryRun": "true"}, json=body)
-        assert dry.status_code == 200, (path, dry.text)
-        assert simulator.writes() == [], path
-        assert await row_counts(app) == before, path
+        plan = (await dry_run(app, client, simulator, method, path, body))["plan"]
         real = await client.request(method, path, json=body)
         assert real.status_code == 200, (path, real.text)
-        assert_plan_was_sent(simulator, dry.json()["plan"])
-        assert len(dry.json()["plan"]) == 1
+        assert_plan_was_sent(simulator, plan)
+        assert len(plan) == 1
 
 
 async def test_a_no_op_dry_run_plans_nothing(
@@ -166,11 +175,7 @@ async def test_dry_run_of_a_10000_device_audience_change(
     url = f"/v1/rollouts/{rollout['id']}/audience"
     body = {"addDevices": device_ids(10_000), "ticket": "CHG0012399"}
     simulator.clear_calls()
-    before = await row_counts(app)
-    dry = await client.post(url, params={"dryRun": "true"}, json=body)
-    assert dry.status_code == 200, dry.text
-    assert simulator.writes() == [] and await row_counts(app) == before
-    plan = dry.json()["plan"]
+    plan = (await dry_run(app, client, simulator, "POST", url, body))["plan"]
     assert [(s["calls"], s["devices"]) for s in plan] == [(50, 10_000), (50, 10_000)]
     real = await client.post(url, json=body)
     assert real.status_code == 202, real.text
@@ -202,11 +207,7 @@ async def test_dry_run_of_an_archive_plans_the_release_of_its_held_devices(
     url = f"/v1/rollouts/{created.json()['id']}/archive"
     body = {"releaseDevices": True, "ticket": "CHG0012400"}
     simulator.clear_calls()
-    before = await row_counts(app)
-    dry = await client.post(url, params={"dryRun": "true"}, json=body)
-    assert dry.status_code == 200, dry.text
-    assert simulator.writes() == [] and await row_counts(app) == before
-    plan = dry.json()["plan"]
+    plan = (await dry_run(app, client, simulator, "POST", url, body))["plan"]
     assert [(s["method"], s["path"].rsplit(".", 1)[-1], s["calls"]) for s in plan] == [
         ("PATCH", f"/admin/windows/updates/deployments/{created.json()['graphDeploymentId']}", 1),
         ("POST", "unenrollAssets", 2),
@@ -222,12 +223,9 @@ async def test_dry_run_of_a_release(
     app: FastAPI, client: httpx.AsyncClient, simulator: SimulatorState
 ) -> None:
     body = {"category": "feature", "devices": device_ids(3), "ticket": "CHG0012450"}
-    before = await row_counts(app)
-    dry = await client.post("/v1/devices/release?dryRun=true", json=body)
-    assert dry.status_code == 200, dry.text
-    assert simulator.writes() == [] and await row_counts(app) == before
-    [step] = dry.json()["plan"]
+    plan = (await dry_run(app, client, simulator, "POST", "/v1/devices/release", body))["plan"]
+    [step] = plan
     assert step["body"]["updateCategory"] == "feature" and step["devices"] == 3
     assert (await client.post("/v1/devices/release", json=body)).status_code == 202
     await app.state.services.operations.idle()
-    assert_plan_was_sent(simulator, dry.json()["plan"])
+    assert_plan_was_sent(simulator, plan)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import timedelta
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -122,9 +122,9 @@ class Settings(BaseSettings):
             self.require_ticket = self.graph_mode == "live"
         return self
 
-    @property
+    @cached_property
     def approval_rules(self) -> ApprovalRules:
-        """APPROVALS, parsed (validated at start-up)."""
+        """APPROVALS, parsed once (validated at start-up)."""
         return parse_approvals(self.approvals)
 
     @property

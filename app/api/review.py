@@ -93,9 +93,10 @@ def reviewed(action: str, devices: Devices = no_devices) -> Any:
         dryRun: Annotated[bool, Query(description=DRY_RUN)] = False,
     ) -> AsyncIterator[UnitOfWork]:
         caller = await authenticated(request)
-        body = await _json_body(request)
+        rules = state.settings.approval_rules
+        body = await _json_body(request) if rules else None  # read again only when it counts
         approved = caller.change_id is not None  # carried out on approval: not held again
-        held = not approved and state.settings.approval_rules.requires(action, devices(body))
+        held = not approved and rules.requires(action, devices(body))
         async with state.sessionmaker() as session:
             if not (dryRun or held):
                 uow = UnitOfWork(session)

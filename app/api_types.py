@@ -89,11 +89,24 @@ def _entra_device_id(value: str) -> str:
     return str(uuid.UUID(value))
 
 
+MAX_DURATION_DAYS = 3650
+"""Our ceiling for a schedule's durations: ten years, far past any real rollout."""
+
+
+def _duration_seconds(match: re.Match[str]) -> int:
+    days, hours, minutes, seconds = (int(g[:-1]) if g else 0 for g in match.group(1, 3, 4, 5))
+    return (((days * 24) + hours) * 60 + minutes) * 60 + seconds
+
+
 def _iso_duration(value: str) -> str:
-    if not _DURATION.fullmatch(value):
+    match = _DURATION.fullmatch(value)
+    if not match:
         raise ValueError(f"not an ISO 8601 duration such as P7D or PT12H: {value[:40]!r}")
-    if not re.search(r"[1-9]", value):
+    length = _duration_seconds(match)
+    if length == 0:
         raise ValueError("the duration must be longer than zero")
+    if length > MAX_DURATION_DAYS * 86400:
+        raise ValueError(f"the duration must be at most {MAX_DURATION_DAYS} days (ten years)")
     return value
 
 
@@ -152,7 +165,7 @@ DeviceIdList = Annotated[list[EntraDeviceId], Field(max_length=MAX_DEVICES_PER_R
 IsoDuration = Annotated[
     str,
     Field(
-        description="ISO 8601 duration, longer than zero",
+        description=f"ISO 8601 duration, longer than zero, at most {MAX_DURATION_DAYS} days",
         examples=["P7D"],
         max_length=DURATION_MAX_LENGTH,
         json_schema_extra={"pattern": DURATION_PATTERN},

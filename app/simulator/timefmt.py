@@ -36,6 +36,9 @@ def parse_datetime(text: str) -> datetime | None:
         return None
 
 
+MAX_TIMESPAN = timedelta(days=10_675_199)  # .NET TimeSpan.MaxValue, whole days
+
+
 def parse_duration(text: str) -> timedelta | None:
     """Parse an ISO 8601 day-time duration (PnDTnHnMnS); None when malformed or empty."""
     match = DURATION_RE.match(text)
@@ -44,10 +47,15 @@ def parse_duration(text: str) -> timedelta | None:
     parts = match.groupdict()
     if not any(parts[k] for k in ("days", "hours", "minutes", "seconds")):
         return None
-    value = timedelta(
-        days=int(parts["days"] or 0),
-        hours=int(parts["hours"] or 0),
-        minutes=int(parts["minutes"] or 0),
-        seconds=float(parts["seconds"] or 0),
-    )
+    try:
+        value = timedelta(
+            days=int(parts["days"] or 0),
+            hours=int(parts["hours"] or 0),
+            minutes=int(parts["minutes"] or 0),
+            seconds=float(parts["seconds"] or 0),
+        )
+    except OverflowError:  # longer than any duration Graph's Edm.Duration (a .NET TimeSpan) holds
+        return None
+    if abs(value) > MAX_TIMESPAN:
+        return None
     return -value if parts["sign"] else value

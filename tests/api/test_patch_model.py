@@ -37,6 +37,7 @@ async def _create(client: httpx.AsyncClient, **overrides: Any) -> dict[str, Any]
         ({"schedule": {"waves": {"devicesPerWave": None}}}, "schedule.waves.devicesPerWave"),
         ({"schedule": {"waves": {"every": "soon"}}}, "schedule.waves.every"),
         ({"schedule": {"startAt": 0}}, "schedule.startAt"),
+        ({"schedule": {"spreadOver": "P6142088699D"}}, "schedule.spreadOver"),
         ({"schedule": {"waves": {"devicesPerWave": 5}, "spreadOver": "P7D"}}, "schedule"),
         ({"monitoring": [{"signal": "rollback", "thresholdPercent": "5"}]}, "monitoring[0]"),
         ({"userExperience": {"daysUntilForcedReboot": 31}}, "userExperience"),

@@ -107,6 +107,20 @@ CASES: list[tuple[str, dict[str, Any], int, str, set[str]]] = [
         {"schedule.spreadOver"},
     ),
     (
+        "a duration past our ten-year ceiling",
+        {"schedule": {"spreadOver": "P3651D"}},
+        422,
+        "urn:problem:validation",
+        {"schedule.spreadOver"},
+    ),
+    (
+        "a duration longer than any clock holds",
+        {"schedule": {"waves": {"devicesPerWave": 10, "every": "P6142088699D"}}},
+        422,
+        "urn:problem:validation",
+        {"schedule.waves.every"},
+    ),
+    (
         "a duration with a trailing newline",
         {"schedule": {"spreadOver": "P7D\n"}},
         422,

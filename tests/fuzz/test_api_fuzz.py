@@ -43,8 +43,10 @@ CHECKS = (
 )
 # operationId → why a schema-valid request can still be refused (422, 400).
 BUSINESS_RULES = {
-    "createRollout": "the update must be in Graph's catalog and deployable; endBy in the future",
-    "patchRollout": "endBy in the future; a schedule or user experience once set stays",
+    "createRollout": "the update must be in Graph's catalog and deployable; endBy in the future; "
+    "durations at most ten years",
+    "patchRollout": "endBy in the future; durations at most ten years; a schedule or user "
+    "experience once set stays",
     "changeAudience": "a device cannot be added and removed at once",
     "releaseDevices": "a device in an active rollout cannot be released",
     "listRollouts": "a cursor must come from a previous page",

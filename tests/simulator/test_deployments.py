@@ -160,6 +160,10 @@ async def test_date_and_duration_driven_rollouts_are_accepted(client: httpx.Asyn
         (rollout(devicesPerOffer="10"), "devicesPerOffer"),
         (rollout(devicesPerOffer=10, durationBetweenOffers="7 days"), "durationBetweenOffers"),
         (rollout(devicesPerOffer=10, durationBetweenOffers="P"), "durationBetweenOffers"),
+        (
+            rollout(devicesPerOffer=10, durationBetweenOffers="P6142088699D"),
+            "durationBetweenOffers",
+        ),
         (rollout(durationBetweenOffers="P1D"), "gradualRollout"),
         (rollout(endDateTime="2026-12-31"), "endDateTime"),
         ({"schedule": {"startDateTime": "tomorrow"}}, "startDateTime"),

@@ -22,7 +22,13 @@ def get_app_state(request: Request) -> AppState:
     return state
 
 
-AppStateDep = Annotated[AppState, Depends(get_app_state)]
+async def app_state(request: Request) -> AppState:
+    """get_app_state as a dependency. Async on purpose, as are the dependencies below: FastAPI
+    runs a plain `def` dependency in a worker thread, a thread hop on every request."""
+    return get_app_state(request)
+
+
+AppStateDep = Annotated[AppState, Depends(app_state)]
 
 
 async def get_unit_of_work(state: AppStateDep) -> AsyncIterator[UnitOfWork]:
@@ -41,7 +47,7 @@ async def get_unit_of_work(state: AppStateDep) -> AsyncIterator[UnitOfWork]:
 UowDep = Annotated[UnitOfWork, Depends(get_unit_of_work, scope="function")]
 
 
-def get_graph(state: AppStateDep) -> GraphClient:
+async def get_graph(state: AppStateDep) -> GraphClient:
     """The process's Graph client."""
     return state.graph
 
@@ -49,7 +55,7 @@ def get_graph(state: AppStateDep) -> GraphClient:
 GraphDep = Annotated[GraphClient, Depends(get_graph)]
 
 
-def get_catalog(state: AppStateDep) -> CatalogService:
+async def get_catalog(state: AppStateDep) -> CatalogService:
     """The process's (briefly cached) catalog."""
     return state.catalog
 

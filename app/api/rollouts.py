@@ -146,12 +146,13 @@ async def get_rollout(rolloutId: str, state: AppStateDep, uow: UowDep) -> Rollou
     paused, faulted, archived), `requested` (none, paused, archived) and Graph's `reasons`.
     A change Graph reports that the service did not make is recorded in the audit log.
     Reads take no lock: a change made while Graph is read wins over what the read saw."""
-    rollout = await read_rollout(services_for(state, uow), rolloutId)
+    rollout, counts = await read_rollout(services_for(state, uow), rolloutId)
     if rollout in uow.session.dirty:
         return await _out(uow, rollout)  # what Graph showed is being recorded: write, re-read
+    if counts is None:  # the row changed while Graph was read: the newer record stands
+        counts = (await repository.audience_counts(uow.session, [rollout.id]))[rollout.id]
     # Nothing to write: answer from the row as read, with Graph's state of just now.
-    counts = await repository.audience_counts(uow.session, [rollout.id])
-    return rollout_out(rollout, counts[rollout.id])
+    return rollout_out(rollout, counts)
 
 
 @router.patch(

@@ -167,6 +167,9 @@ async def _update_devices(
         update(ManagedDevice)
         .where(where, ManagedDevice.device_id == func.any(string_array(device_ids)))
         .values(**values)
+        # Managed devices are only ever read as columns, never as ORM objects: nothing in the
+        # session to bring up to date, so no fetching back every updated row's key.
+        .execution_options(synchronize_session=False)
     )
 
 

@@ -125,6 +125,7 @@ class MsalTokenProvider:
         scope: str = DEFAULT_SCOPE,
         ca_bundle: Path | None = None,
         timeout: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not (client_secret or certificate_path):
             raise ValueError("a client secret or a certificate path is needed")
@@ -137,6 +138,11 @@ class MsalTokenProvider:
         self._timeout = timeout
         self._app: msal.ConfidentialClientApplication | None = None
         self._lock = asyncio.Lock()
+        self._clock = clock
+        # MSAL's last answer, kept until MSAL itself would ask the IdP again: until then every
+        # call would hand back this same token, at the cost of a worker thread per Graph call.
+        self._token: str | None = None
+        self._reuse_until = 0.0
 
     def _credential(self) -> str | dict[str, str]:
         """The client secret, or the certificate credential read from the PEM."""
@@ -167,7 +173,10 @@ class MsalTokenProvider:
 
     async def token(self) -> str:
         """A token from MSAL's cache or the IdP; GraphAuthError with MSAL's reason if none."""
+        if self._token is not None and self._clock() < self._reuse_until:
+            return self._token  # what MSAL's cache would answer now
         async with self._lock:
+            started = self._clock()
             try:
                 result = await asyncio.to_thread(self._acquire)
             except GraphAuthError:
@@ -186,9 +195,10 @@ class MsalTokenProvider:
                     f"could not obtain a Graph token from {self._authority}: "
                     f"{type(exc).__name__}: {exc}",
                 ) from exc
-        token = result.get("access_token")
-        if isinstance(token, str) and token:
-            return token
+            token = result.get("access_token")
+            if isinstance(token, str) and token:
+                self._keep(token, result, started)
+                return token
         raise GraphAuthError(
             None,
             str(result.get("error") or "tokenRequestFailed"),
@@ -197,9 +207,25 @@ class MsalTokenProvider:
             client_request_id=result.get("correlation_id"),
         )
 
+    def _keep(self, token: str, result: dict[str, Any], asked_at: float) -> None:
+        """Reuse `token` while MSAL would answer it from its cache: until EXPIRY_MARGIN_SECONDS
+        before it expires (MSAL asks the IdP for a new one from then on), and not past the
+        `refresh_in` MSAL gives for long-lived tokens. Counted from when MSAL was asked."""
+        try:
+            expires_in = float(result.get("expires_in") or 0)
+            refresh_in = result.get("refresh_in")
+            reuse_for = expires_in - EXPIRY_MARGIN_SECONDS
+            if refresh_in is not None:
+                reuse_for = min(reuse_for, float(refresh_in))
+        except (TypeError, ValueError):
+            reuse_for = 0.0
+        self._token = token if reuse_for > 0 else None
+        self._reuse_until = asked_at + max(reuse_for, 0.0)
+
     async def invalidate(self) -> None:
         """Drop the cached access tokens so the next call asks the IdP again."""
         async with self._lock:
+            self._token, self._reuse_until = None, 0.0
             if self._app is None:
                 return
             cache = self._app.token_cache

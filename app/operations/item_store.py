@@ -60,6 +60,9 @@ async def mark(
             OperationItem.status.in_(only_from),
         )
         .values(status=status, **values)
+        # No OperationItem is ever loaded as an ORM object beside this: nothing in the session
+        # to bring up to date, so no fetching back every updated row's key to look for one.
+        .execution_options(synchronize_session=False)
     )
 
 

@@ -22,7 +22,14 @@ from app.rollouts.errors import (
 )
 from app.rollouts.models import Rollout
 from app.rollouts.observed import ObservedState
-from app.rollouts.repository import get_or_404, lock_if_unchanged
+from app.rollouts.repository import (
+    RolloutNotFound,
+    audience_counts,
+    get_or_404,
+    lock_if_unchanged,
+    reading_only,
+    reload_counted,
+)
 from app.rollouts.service import (
     RolloutServices,
     check_ticket,
@@ -45,9 +52,14 @@ class Observation:
     request_ids: tuple[str, ...]
 
 
+def has_deployment(rollout: Rollout) -> bool:
+    """Is there a Graph deployment to read (the rollout is active)?"""
+    return rollout.status == RolloutStatus.ACTIVE and rollout.graph_deployment_id is not None
+
+
 async def observe(services: RolloutServices, rollout: Rollout) -> Observation | None:
     """Read the rollout's deployment from Graph now (None if it has none); touches no database."""
-    if rollout.status != RolloutStatus.ACTIVE or rollout.graph_deployment_id is None:
+    if not has_deployment(rollout) or rollout.graph_deployment_id is None:
         return None
     try:
         found = await services.graph.get_deployment(rollout.graph_deployment_id)
@@ -92,31 +104,45 @@ async def refresh_state(services: RolloutServices, rollout: Rollout) -> Deployme
     return observation.deployment if observation is not None else None
 
 
-async def read_rollout(services: RolloutServices, rollout_id: str) -> Rollout:
+async def read_rollout(
+    services: RolloutServices, rollout_id: str
+) -> tuple[Rollout, tuple[int, int] | None]:
     """The rollout with its state read from Graph now, with no row lock and no database
     connection held while Graph answers: the row is read and the transaction ended, Graph is
     read, and what it showed is recorded only if the row has not changed meanwhile
-    (repository.lock_if_unchanged); otherwise the newer record stands."""
+    (repository.lock_if_unchanged); otherwise the newer record stands.
+
+    With it, the audience counts (repository.audience_counts) when they were read with the
+    row; None when what Graph showed is being recorded (the caller counts after writing) or
+    the row changed meanwhile. Reads that write nothing run without a transaction
+    (repository.reading_only): one round trip each."""
     session = services.uow.session
+    await reading_only(session)
     rollout = await get_or_404(session, rollout_id)
+    if not has_deployment(rollout):  # nothing to read from Graph
+        counts = await audience_counts(session, [rollout.id])
+        return rollout, counts[rollout.id]
     await services.uow.commit()  # ends the read: the connection goes back to the pool
     observation = await observe(services, rollout)
     if observation is None:
-        return rollout
+        return rollout, None
     if not worth_recording(rollout, observation):
         # Graph shows what was recorded moments ago: write nothing. The row is read again (a
         # change made meanwhile wins); if it is as it was, the answer carries the time of this
         # reading, set as if loaded so that no flush writes it.
         assert observation.deployment is not None
         read_at = rollout.updated_at
-        await session.refresh(rollout)
+        await reading_only(session)
+        counted = await reload_counted(session, rollout)
+        if counted is None:  # deleted meanwhile (never by the service: rows are kept)
+            raise RolloutNotFound(f"No rollout has the id {rollout_id}.")
         if rollout.updated_at == read_at:
             observed = ObservedState.from_deployment(observation.deployment, observation.at)
             set_committed_value(rollout, "graph_state", observed.to_record())
-        return rollout
+        return rollout, counted
     if unchanged := await lock_if_unchanged(session, rollout):
         record_observation(services, unchanged, observation)
-    return rollout
+    return rollout, None
 
 
 RECORD_UNCHANGED_EVERY = timedelta(seconds=60)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audience.models import AudienceDevice
@@ -32,15 +32,51 @@ def parse_rollout_id(value: str) -> uuid.UUID:
         raise RolloutNotFound(f"No rollout has the id {value[:80]!r}.") from None
 
 
+# Statements of every read of one rollout, built once: building and keying a statement anew
+# costs more than running it. The id is a bound parameter.
+_BY_ID = select(Rollout).where(Rollout.id == bindparam("rollout_id"))
+_BY_ID_LOCKED = _BY_ID.with_for_update()
+_RELOAD_COUNTED = (
+    select(
+        Rollout,
+        select(func.count())
+        .where(AudienceDevice.rollout_id == Rollout.id, effective_member(AudienceDevice))
+        .scalar_subquery(),
+        select(func.count())
+        .where(AudienceDevice.rollout_id == Rollout.id, AudienceDevice.membership == "excluded")
+        .scalar_subquery(),
+    )
+    .where(Rollout.id == bindparam("rollout_id"))
+    .execution_options(populate_existing=True)
+)
+
+
 async def get_or_404(session: AsyncSession, rollout_id: str, *, lock: bool = False) -> Rollout:
     """The rollout, or a 404 problem; `lock` takes a row lock for the rest of the transaction."""
-    query = select(Rollout).where(Rollout.id == parse_rollout_id(rollout_id))
-    if lock:
-        query = query.with_for_update()
-    rollout = (await session.execute(query)).scalar_one_or_none()
+    query = _BY_ID_LOCKED if lock else _BY_ID
+    found = await session.execute(query, {"rollout_id": parse_rollout_id(rollout_id)})
+    rollout = found.scalar_one_or_none()
     if rollout is None:
         raise RolloutNotFound(f"No rollout has the id {rollout_id}.")
     return rollout
+
+
+async def reading_only(session: AsyncSession) -> None:
+    """Run the session's statements until its next commit or rollback on a connection in
+    autocommit: each read is then one round trip, without the BEGIN and COMMIT of a transaction
+    around it. Only for reads that need no transaction (one statement, or statements that need
+    not see one snapshot); nothing may be written in that stretch."""
+    await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
+async def reload_counted(session: AsyncSession, rollout: Rollout) -> tuple[int, int] | None:
+    """Read `rollout`'s row again (into the same object, as session.refresh does) together with
+    its audience counts (see audience_counts), in one statement; None if the row is gone."""
+    found = await session.execute(_RELOAD_COUNTED, {"rollout_id": rollout.id})
+    row = found.one_or_none()
+    if row is None:
+        return None
+    return int(row[1]), int(row[2])
 
 
 async def lock_if_unchanged(session: AsyncSession, rollout: Rollout) -> Rollout | None:

@@ -385,11 +385,11 @@ class DirectGraph:
             url = page.get("@odata.nextLink")
         return items
 
-    def create_rollout(self, devices: Sequence[str]) -> tuple[str, int]:
-        """Create audience, create deployment, enrollAssets + updateAudience per chunk, read the
-        members back. Returns the deployment id and how many members Graph lists."""
+    def create_deployment(self) -> str:
+        """Create an audience, then a deployment of the feature update to it; the deployment's
+        id (the Graph calls of POST /v1/rollouts without devices)."""
         audience = self.call("POST", f"{GRAPH_ROOT}/deploymentAudiences", {}).json()["id"]
-        deployment = self.call(
+        deployment: str = self.call(
             "POST",
             f"{GRAPH_ROOT}/deployments",
             {
@@ -404,6 +404,12 @@ class DirectGraph:
                 "audience": {"@odata.type": NS + "deploymentAudience", "id": audience},
             },
         ).json()["id"]
+        return deployment
+
+    def create_rollout(self, devices: Sequence[str]) -> tuple[str, int]:
+        """Create audience, create deployment, enrollAssets + updateAudience per chunk, read the
+        members back. Returns the deployment id and how many members Graph lists."""
+        deployment = self.create_deployment()
         self.last_write_seconds = 0.0
         started = time.perf_counter()
         for chunk in chunks(devices, self.ids_per_call):

@@ -7,7 +7,10 @@
    (p50 target <= 10 ms). Rollouts beyond the first are copies of one rollout created through
    the API, made with one INSERT ... SELECT (--seed-via sql, the default, fast), or created one
    by one through POST /v1/rollouts (--seed-via api).
-3. --readers concurrent readers of one rollout for --duration seconds with --graph-latency
+3. POST /v1/rollouts (no devices: its audience and deployment created in Graph, the audit
+   events written) against the same two Graph calls made directly, one at a time, alternating:
+   the latency the service adds to a create (p50 target <= 10 ms).
+4. --readers concurrent readers of one rollout for --duration seconds with --graph-latency
    seconds added to every Graph call: requests per second against the ceiling readers / latency
    (target >= 0.3 of it); the same load sent straight to the simulator is shown for reference.
 
@@ -29,6 +32,7 @@ from harness import Bench, DirectGraph, percentile, print_table, verdict
 
 TARGET_ADDED_P50_MS = 3.0
 TARGET_LIST_P50_MS = 10.0
+TARGET_CREATE_ADDED_P50_MS = 10.0
 TARGET_SHARE = 0.3
 # Columns of `rollouts` the copies do not take from the original (the rest are copied as they
 # are, whatever columns the schema has by then).
@@ -60,12 +64,12 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def timed(call: Callable[[], httpx.Response]) -> float:
-    """Milliseconds one request took; raises unless it answered 200."""
+def timed(call: Callable[[], httpx.Response], expected: int = 200) -> float:
+    """Milliseconds one request took; raises unless it answered `expected`."""
     started = time.perf_counter()
     answer = call()
     elapsed = (time.perf_counter() - started) * 1000
-    if answer.status_code != 200:
+    if answer.status_code != expected:
         raise harness.BenchError(f"{answer.request.url}: {answer.status_code} {answer.text[:300]}")
     return elapsed
 
@@ -84,10 +88,39 @@ def single_reads(
     http: httpx.Client, direct: DirectGraph, rollout_id: str, deployment_id: str, samples: int
 ) -> dict[str, Any]:
     """Alternate the service's read and Graph's, one at a time."""
+    return side_by_side(
+        lambda: timed(lambda: http.get(f"/v1/rollouts/{rollout_id}")),
+        lambda: timed(lambda: direct.get_deployment(deployment_id)),
+        samples,
+    )
+
+
+def single_creates(http: httpx.Client, direct: DirectGraph, samples: int) -> dict[str, Any]:
+    """Alternate the service's create of a rollout without devices and the same two Graph calls
+    made directly (create audience, create deployment), one at a time."""
+    body = harness.rollout_body([], "bench create")
+    del body["devices"]
+
+    def direct_create() -> float:
+        started = time.perf_counter()
+        direct.create_deployment()
+        return (time.perf_counter() - started) * 1000
+
+    return side_by_side(
+        lambda: timed(lambda: http.post("/v1/rollouts", json=body), expected=201),
+        direct_create,
+        samples,
+    )
+
+
+def side_by_side(
+    service_ms: Callable[[], float], direct_ms: Callable[[], float], samples: int
+) -> dict[str, Any]:
+    """Time the service's request and the direct Graph calls alternately, after 20 of each
+    unmeasured; the percentiles of each and the differences at p50 and p99."""
     api, graph = [], []
     for index in range(samples + 20):
-        a = timed(lambda: http.get(f"/v1/rollouts/{rollout_id}"))
-        g = timed(lambda: direct.get_deployment(deployment_id))
+        a, g = service_ms(), direct_ms()
         if index >= 20:  # the first 20 of each are a warm-up
             api.append(a)
             graph.append(g)
@@ -272,6 +305,12 @@ def main() -> int:
         seeded = seed_rollouts(bench, database_url, http, rollout_id, args.rollouts, args.seed_via)
         listing = list_reads(http, args.samples)
         print(f"list reads done ({seeded['total']} rollouts)", flush=True)
+        cpu_before = api.cpu_seconds()
+        creates = single_creates(http, direct, args.samples)
+        creates["serviceCpuMsPerRequest"] = (
+            (api.cpu_seconds() - cpu_before) / (args.samples + 20) * 1000
+        )
+        print("creates done", flush=True)
 
         sim.faults(latencySeconds=args.graph_latency)
         token = str(direct.http.headers["Authorization"]).removeprefix("Bearer ")
@@ -292,6 +331,9 @@ def main() -> int:
             "addedP50Met": single["addedP50Ms"] <= TARGET_ADDED_P50_MS,
             "listP50Ms": page["p50"],
             "listP50Met": page["p50"] <= TARGET_LIST_P50_MS,
+            "createAddedP50Ms": creates["addedP50Ms"],
+            "createAddedP99Ms": creates["addedP99Ms"],
+            "createAddedP50Met": creates["addedP50Ms"] <= TARGET_CREATE_ADDED_P50_MS,
             "readersRequestsPerSecond": load["service"]["requestsPerSecond"],
             "readersShareOfCeiling": load["share"],
             "readersMet": load["share"] >= TARGET_SHARE,
@@ -326,6 +368,28 @@ def main() -> int:
                     listing["limit500Ms"]["p99"],
                     "",
                     "",
+                ],
+                [
+                    "POST /v1/rollouts, no devices",
+                    creates["serviceMs"]["p50"],
+                    creates["serviceMs"]["p99"],
+                    "",
+                    "",
+                ],
+                [
+                    "Graph: create audience + deployment direct",
+                    creates["directMs"]["p50"],
+                    creates["directMs"]["p99"],
+                    "",
+                    "",
+                ],
+                ["service CPU ms per POST above", creates["serviceCpuMsPerRequest"], "", "", ""],
+                [
+                    "added by the service to a create",
+                    creates["addedP50Ms"],
+                    creates["addedP99Ms"],
+                    f"p50 <= {TARGET_CREATE_ADDED_P50_MS:g}",
+                    verdict(creates["addedP50Ms"], TARGET_CREATE_ADDED_P50_MS, at_most=True),
                 ],
             ],
         )
@@ -373,6 +437,7 @@ def main() -> int:
                 "single": single,
                 "seeding": seeded,
                 "list": listing,
+                "creates": creates,
                 "readers": load,
                 "apiCpuSecondsTotal": api.cpu_seconds(),
             }

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Annotated, Any
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Query
+from sqlalchemy import Select, and_, or_
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api_types import CURSOR_MAX_LENGTH
 from app.problems import ProblemError
@@ -61,3 +65,28 @@ def offset_page(items: list[Any], limit: int, cursor: str | None) -> tuple[list[
     page = items[offset : offset + limit]
     more = offset + limit < len(items)
     return page, encode_cursor({"o": offset + limit}) if more else None
+
+
+Row = TypeVar("Row")
+
+
+async def newest_first(
+    session: AsyncSession, query: Select[Row], model: Any, limit: int, cursor: str | None
+) -> tuple[list[Row], str | None]:
+    """A page of `query`'s `model` rows, newest first, keyset-paged on (created_at, id), and
+    the cursor of the next page (None on the last)."""
+    if cursor is not None:
+        position = decode_cursor(cursor, keys=frozenset({"at", "id"}))
+        try:
+            at, last_id = datetime.fromisoformat(position["at"]), uuid.UUID(position["id"])
+        except (TypeError, ValueError) as exc:
+            raise InvalidCursor("Pass back the `nextCursor` of a previous page unchanged.") from exc
+        query = query.where(
+            or_(model.created_at < at, and_(model.created_at == at, model.id < last_id))
+        )
+    query = query.order_by(model.created_at.desc(), model.id.desc()).limit(limit + 1)
+    rows = list((await session.execute(query)).scalars())
+    if len(rows) <= limit:
+        return rows, None
+    last: Any = rows[limit - 1]
+    return rows[:limit], encode_cursor({"at": last.created_at.isoformat(), "id": str(last.id)})

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -74,3 +75,15 @@ class UnitOfWork:
         """Discard everything not yet committed, and the work that waited on it."""
         self._after_commit.clear()
         await self.session.rollback()
+
+
+@asynccontextmanager
+async def committed(session: AsyncSession) -> AsyncIterator[UnitOfWork]:
+    """A unit of work on `session` that commits when the block succeeds, else rolls back."""
+    uow = UnitOfWork(session)
+    try:
+        yield uow
+        await uow.commit()
+    except BaseException:
+        await uow.rollback()
+        raise

@@ -44,7 +44,7 @@ from typing import Any
 import harness
 import httpx
 import psycopg
-from harness import Bench, PeakSampler, percentile, print_table, verdict
+from harness import Bench, PeakSampler, print_table, stats, verdict
 
 TARGET_FILTER_P50_MS = 20.0
 GENESIS = "0" * 64
@@ -457,16 +457,6 @@ def explain(database_url: str, sql: str, params: dict[str, Any]) -> tuple[str, f
         float("nan"),
     )
     return text, execution
-
-
-def stats(values: list[float]) -> dict[str, float]:
-    return {
-        "p50": percentile(values, 50),
-        "p90": percentile(values, 90),
-        "p99": percentile(values, 99),
-        "max": max(values),
-        "n": len(values),
-    }
 
 
 def filtered_queries(

@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 import psutil
@@ -151,6 +151,17 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
+def stats(values: list[float]) -> dict[str, float]:
+    """p50, p90, p99, max and count of `values`."""
+    return {
+        "p50": percentile(values, 50),
+        "p90": percentile(values, 90),
+        "p99": percentile(values, 99),
+        "max": max(values),
+        "n": len(values),
+    }
+
+
 def median(values: Sequence[float]) -> float:
     """The median, NaN for nothing."""
     return statistics.median(values) if values else float("nan")
@@ -259,18 +270,16 @@ class Process:
                 self.popen.wait(timeout=10)
 
 
-class PeakSampler:
-    """Samples a process's RSS in a thread; `peak` is the largest seen."""
+class Sampler:
+    """Calls `sample()` every `every` seconds in a thread while the `with` block runs."""
 
-    def __init__(self, process: Process, every: float = 0.05) -> None:
-        self.process = process
+    def __init__(self, every: float) -> None:
         self.every = every
-        self.peak = 0
         self.samples = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> PeakSampler:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -278,12 +287,27 @@ class PeakSampler:
         self._stop.set()
         self._thread.join(timeout=5)
 
+    def sample(self) -> None:
+        raise NotImplementedError
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            with contextlib.suppress(psutil.Error):
-                self.peak = max(self.peak, self.process.rss())
-                self.samples += 1
+            self.sample()
+            self.samples += 1
             self._stop.wait(self.every)
+
+
+class PeakSampler(Sampler):
+    """Samples a process's RSS in a thread; `peak` is the largest seen."""
+
+    def __init__(self, process: Process, every: float = 0.05) -> None:
+        super().__init__(every)
+        self.process = process
+        self.peak = 0
+
+    def sample(self) -> None:
+        with contextlib.suppress(psutil.Error):
+            self.peak = max(self.peak, self.process.rss())
 
 
 # -- the simulator and a direct Graph client ----------------------------------------------------

@@ -28,7 +28,7 @@ from typing import Any
 
 import harness
 import httpx
-from harness import Bench, DirectGraph, percentile, print_table, verdict
+from harness import Bench, DirectGraph, print_table, stats, verdict
 
 TARGET_ADDED_P50_MS = 3.0
 TARGET_LIST_P50_MS = 10.0
@@ -72,16 +72,6 @@ def timed(call: Callable[[], httpx.Response], expected: int = 200) -> float:
     if answer.status_code != expected:
         raise harness.BenchError(f"{answer.request.url}: {answer.status_code} {answer.text[:300]}")
     return elapsed
-
-
-def stats(values: list[float]) -> dict[str, float]:
-    return {
-        "p50": percentile(values, 50),
-        "p90": percentile(values, 90),
-        "p99": percentile(values, 99),
-        "max": max(values),
-        "n": len(values),
-    }
 
 
 def single_reads(

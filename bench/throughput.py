@@ -25,7 +25,6 @@ import argparse
 import csv
 import re
 import subprocess
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -84,40 +83,34 @@ def new_api_key(bench: Bench, name: str, role: str) -> tuple[str, str]:
     return key, entry
 
 
-class ConnectionSampler:
+class ConnectionSampler(harness.Sampler):
     """Counts the benchmark database's connections (by state) every 0.25 s in a thread."""
 
     def __init__(self, database_url: str) -> None:
+        super().__init__(0.25)
         self.url = harness._libpq(database_url)
         self.database = database_url.rsplit("/", 1)[1]
         self.peak = 0
         self.peak_active = 0
-        self.samples = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._conn: psycopg.Connection[Any] | None = None
 
-    def __enter__(self) -> ConnectionSampler:
-        self._thread.start()
-        return self
+    def sample(self) -> None:
+        if self._conn is None:
+            self._conn = psycopg.connect(self.url, autocommit=True)
+        rows = self._conn.execute(
+            "SELECT state, count(*) FROM pg_stat_activity"
+            " WHERE datname = %s AND pid <> pg_backend_pid() GROUP BY state",
+            (self.database,),
+        ).fetchall()
+        total = sum(int(n) for _, n in rows)
+        active = sum(int(n) for state, n in rows if state == "active")
+        self.peak = max(self.peak, total)
+        self.peak_active = max(self.peak_active, active)
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        with psycopg.connect(self.url, autocommit=True) as conn:
-            while not self._stop.is_set():
-                rows = conn.execute(
-                    "SELECT state, count(*) FROM pg_stat_activity"
-                    " WHERE datname = %s AND pid <> pg_backend_pid() GROUP BY state",
-                    (self.database,),
-                ).fetchall()
-                total = sum(int(n) for _, n in rows)
-                active = sum(int(n) for state, n in rows if state == "active")
-                self.peak = max(self.peak, total)
-                self.peak_active = max(self.peak_active, active)
-                self.samples += 1
-                self._stop.wait(0.25)
+        super().__exit__(*exc)
+        if self._conn is not None:
+            self._conn.close()
 
 
 def locust_stats(prefix: Path, name: str) -> dict[str, Any]:

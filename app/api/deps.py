@@ -13,7 +13,7 @@ from app.change_context import ChangeContext
 from app.graph.client import GraphClient
 from app.request_context import current_request_id
 from app.state import AppState
-from app.unit_of_work import UnitOfWork
+from app.unit_of_work import UnitOfWork, committed
 
 
 def get_app_state(request: Request) -> AppState:
@@ -33,14 +33,8 @@ AppStateDep = Annotated[AppState, Depends(app_state)]
 
 async def get_unit_of_work(state: AppStateDep) -> AsyncIterator[UnitOfWork]:
     """The request's unit of work: commits when the handler succeeds, else rolls back."""
-    async with state.sessionmaker() as session:
-        uow = UnitOfWork(session)
-        try:
-            yield uow
-            await uow.commit()
-        except BaseException:
-            await uow.rollback()
-            raise
+    async with state.sessionmaker() as session, committed(session) as uow:
+        yield uow
 
 
 # scope="function": the commit happens before the response is sent, so a 2xx means it is durable.

@@ -19,7 +19,7 @@ from app.review.changes import propose
 from app.review.dry_run import DryRun, Plan
 from app.review.views import change_out, dry_run_out, plan_record
 from app.state import AppState
-from app.unit_of_work import UnitOfWork
+from app.unit_of_work import UnitOfWork, committed
 
 DRY_RUN = (
     "Check the request and answer what it would do — the Graph calls it would make and the"
@@ -99,13 +99,8 @@ def reviewed(action: str, devices: Devices = no_devices) -> Any:
         held = not approved and rules.requires(action, devices(body))
         async with state.sessionmaker() as session:
             if not (dryRun or held):
-                uow = UnitOfWork(session)
-                try:
+                async with committed(session) as uow:
                     yield uow
-                    await uow.commit()
-                except BaseException:
-                    await uow.rollback()
-                    raise
                 return
             dry_run = DryRun(
                 state.graph.config, state.commands, state.settings.graph_max_ids_per_call

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp
 
@@ -16,7 +16,7 @@ from app.audit.recorder import AuditRecorder
 from app.auth.problems import Forbidden
 from app.auth.roles import Principal, Role
 from app.change_context import ChangeContext
-from app.pagination import decode_cursor, encode_cursor
+from app.pagination import newest_first
 from app.problems import NotFound
 from app.review.models import Change
 from app.review.problems import ChangeDecided, ChangeExpired, ChangeNoLongerApplies, SelfApproval
@@ -122,18 +122,7 @@ async def list_page(
     query = select(Change)
     if status is not None:
         query = query.where(Change.status == status)
-    if cursor is not None:
-        position = decode_cursor(cursor, keys=frozenset({"at", "id"}))
-        at, last = datetime.fromisoformat(position["at"]), uuid.UUID(position["id"])
-        query = query.where(
-            or_(Change.created_at < at, and_(Change.created_at == at, Change.id < last))
-        )
-    query = query.order_by(Change.created_at.desc(), Change.id.desc()).limit(limit + 1)
-    rows = list((await session.execute(query)).scalars())
-    if len(rows) <= limit:
-        return rows, None
-    end = rows[limit - 1]
-    return rows[:limit], encode_cursor({"at": end.created_at.isoformat(), "id": str(end.id)})
+    return await newest_first(session, query, Change, limit, cursor)
 
 
 def _expire(uow: UnitOfWork, change: Change, now: datetime) -> None:

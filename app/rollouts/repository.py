@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
-from sqlalchemy import Select, and_, bindparam, func, or_, select
+from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audience.models import AudienceDevice
 from app.devices.managed import effective_member
-from app.pagination import decode_cursor, encode_cursor
+from app.pagination import newest_first
 from app.problems import NotFound
 from app.rollouts.models import Rollout
 from app.rollouts.status import RolloutStatus
@@ -143,15 +142,4 @@ async def list_page(
 ) -> tuple[list[Rollout], str | None]:
     """Newest first, keyset-paged on (created_at, id)."""
     query = _filtered(state, ticket, version)
-    if cursor is not None:
-        position = decode_cursor(cursor, keys=frozenset({"at", "id"}))
-        at, last_id = datetime.fromisoformat(position["at"]), uuid.UUID(position["id"])
-        query = query.where(
-            or_(Rollout.created_at < at, and_(Rollout.created_at == at, Rollout.id < last_id))
-        )
-    query = query.order_by(Rollout.created_at.desc(), Rollout.id.desc()).limit(limit + 1)
-    rows = list((await session.execute(query)).scalars())
-    if len(rows) <= limit:
-        return rows, None
-    last = rows[limit - 1]
-    return rows[:limit], encode_cursor({"at": last.created_at.isoformat(), "id": str(last.id)})
+    return await newest_first(session, query, Rollout, limit, cursor)

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from app.pagination import encode_cursor
 from app.simulator.state import SimulatorState
 from tests.api.helpers import audit_trail, rollout_body
 
@@ -335,6 +336,13 @@ async def test_list_filters_and_pages_newest_first(
     assert await names(state="deleted") == []
     bad = await client.get("/v1/rollouts", params={"cursor": "not-a-cursor"})
     assert bad.status_code == 400
+    assert bad.json()["type"] == "urn:problem:invalid-cursor"
+    # The right keys with values no position has: the same 400, not a 500.
+    forged = encode_cursor({"at": "yesterday", "id": "not-a-uuid"})
+    bad = await client.get("/v1/rollouts", params={"cursor": forged})
+    assert (bad.status_code, bad.json()["type"]) == (400, "urn:problem:invalid-cursor")
+    bad = await client.get("/v1/changes", params={"cursor": forged})
+    assert (bad.status_code, bad.json()["type"]) == (400, "urn:problem:invalid-cursor")
     assert simulator.count("GET", "/deployments/") == 1  # the pause's refresh; lists read none
 
 

@@ -71,7 +71,6 @@ EVENT_COLUMNS = (
     " request_id, graph_request_ids, device_ids, detail, seq, previous_hash, hash"
 )
 FILTER_VALUES = 20
-ORDER_BY = "ORDER BY audit_events.seq"
 # Skew: a caller and a standing ticket that appear only in the newest LATE_SHARE of the log
 # (about 1 % of all events each), frequent enough to be in the planner's most-common values.
 LATE_ACTOR, LATE_TICKET, LATE_SHARE = "svc-late-integration", "CHG-STANDING-LATE", 0.025
@@ -477,28 +476,13 @@ def filtered_queries(
             if index >= len(values):  # the first round is a warm-up
                 latencies.append(elapsed)
                 found.append(len(answer.json()["items"]))
-        plans, executions, candidate_plans, candidate_executions = [], [], [], []
+        plans, executions = [], []
         for value in values:
             sql, params = sql_of_list_query(str(bench.app_dir), param, value)
             plan, execution = explain(database_url, sql, params)
             plans.append(plan)
             executions.append(execution)
-            if name == "deviceId":
-                # Not the app's query: the same with its ordering hidden from the seq index
-                # (`ORDER BY seq + 0`), which leaves the planner the GIN index, then a sort.
-                candidate = sql.replace(ORDER_BY, f"{ORDER_BY} + 0")
-                if candidate == sql:
-                    raise harness.BenchError(f"no {ORDER_BY!r} in {sql}")
-                plan, execution = explain(database_url, candidate, params)
-                candidate_plans.append(plan)
-                candidate_executions.append(execution)
         newest = len(values) - 2 if name == "actor" else len(values) - 1
-        if candidate_plans:
-            results["deviceId, GIN first (ORDER BY seq + 0: not the app's query)"] = {
-                "sqlExecutionMs": stats(candidate_executions),
-                "sql": candidate,
-                "explainNewest": candidate_plans[newest],
-            }
         results[name] = {
             "httpMs": stats(latencies),
             "itemsPerPage": {"min": min(found), "max": max(found)},

@@ -92,9 +92,21 @@ def _list_query(filters: AuditFilters, after: int, limit: int) -> Select[Any]:
     return (
         select(*_LIST_COLUMNS)
         .where(AuditEvent.seq > after, *filters.conditions())
-        .order_by(AuditEvent.seq)
+        .order_by(_list_order(filters))
         .limit(limit + 1)
     )
+
+
+def _list_order(filters: AuditFilters) -> Any:
+    """`seq`; with a deviceId filter, `seq + 0`: the same order, hidden from the seq index.
+
+    PostgreSQL has no statistics for one device id among the arrays and guesses that about
+    0.5 % of events name it (5,000 of 1,000,000), so it walks the seq index expecting a page
+    soon and filters every event on the way: 520 ms for a device named by 5 events among
+    1,000,000 (bench/audit_scale.py). A device is named by few events (those that changed
+    it), so the GIN index first, then sorting the few it finds, is the right plan: 0.1 ms.
+    """
+    return AuditEvent.seq + 0 if filters.device_id is not None else AuditEvent.seq
 
 
 def _out(row: Any, device_ids: list[str], device_count: int) -> AuditEventOut:

@@ -196,6 +196,15 @@ async def test_rollout_ticket_and_device_filters_find_exactly_the_matching_real_
         "graph.updateAudience",
     }
     assert all(first[0] in i["deviceIds"] for i in by_device)
+    # One event per page: the cursor resumes after the last, in the same order.
+    paged, cursor = [], None
+    while True:
+        query = {"deviceId": first[0], "limit": 1, **({"cursor": cursor} if cursor else {})}
+        body = (await client.get("/v1/audit/events", params=query)).json()
+        paged += [i["id"] for i in body["items"]]
+        if (cursor := body["nextCursor"]) is None:
+            break
+    assert paged == [i["id"] for i in by_device]
     assert await listed(client, deviceId=str(uuid.uuid4())) == []
     assert await listed(client, rolloutId=str(uuid.uuid4())) == []
 

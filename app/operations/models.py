@@ -81,6 +81,13 @@ class OperationItem(Base):
     __table_args__ = (
         Index("ix_operation_items_pending", "operation_id", "status", "seq"),
         Index("ix_operation_items_device_id", "device_id"),
+        # The operation's warnings, read on every GET of it (migration 0012).
+        Index(
+            "ix_operation_items_warned",
+            "operation_id",
+            "seq",
+            postgresql_where=column("warning_code").is_not(None),
+        ),
         CheckConstraint(column("status").in_(ITEM_STATUSES), name="status"),
         CheckConstraint(column("change").in_(ITEM_CHANGES), name="change"),
     )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
@@ -97,6 +97,9 @@ def _list_query(filters: AuditFilters, after: int, limit: int) -> Select[Any]:
     )
 
 
+_CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
+
+
 def _list_order(filters: AuditFilters) -> Any:
     """`seq`; with a deviceId filter, `seq + 0`: the same order, hidden from the seq index.
 
@@ -136,6 +139,11 @@ async def list_events(
     session: AsyncSession, filters: AuditFilters, *, limit: int, cursor: str | None
 ) -> tuple[list[AuditEventOut], str | None]:
     """A page of matching events in ascending `seq` order, and the cursor of the next page."""
+    if filters.device_id is not None:
+        # Planned for this device id each time: after five runs psycopg prepares the statement
+        # and PostgreSQL may settle on a plan made without the value, which scans every event
+        # (56 ms p50 at 1,000,000 events instead of 0.1 ms). For this transaction only.
+        await session.execute(_CUSTOM_PLANS)
     rows = list((await session.execute(_list_query(filters, _after(cursor), limit))).all())
     page = [_out(r, list(r.device_ids or []), r.device_count) for r in rows[:limit]]
     if len(rows) <= limit:

@@ -50,6 +50,16 @@ _RELOAD_COUNTED = (
 )
 
 
+_AUDIENCE_COUNTS = (
+    select(AudienceDevice.rollout_id, AudienceDevice.membership, func.count())
+    .where(
+        AudienceDevice.rollout_id.in_(bindparam("rollout_ids", expanding=True)),
+        or_(AudienceDevice.membership == "excluded", effective_member(AudienceDevice)),
+    )
+    .group_by(AudienceDevice.rollout_id, AudienceDevice.membership)
+)
+
+
 async def get_or_404(session: AsyncSession, rollout_id: str, *, lock: bool = False) -> Rollout:
     """The rollout, or a 404 problem; `lock` takes a row lock for the rest of the transaction."""
     query = _BY_ID_LOCKED if lock else _BY_ID
@@ -99,14 +109,7 @@ async def audience_counts(
     is both counts once, as an exclusion."""
     if not rollout_ids:
         return {}
-    rows = await session.execute(
-        select(AudienceDevice.rollout_id, AudienceDevice.membership, func.count())
-        .where(
-            AudienceDevice.rollout_id.in_(rollout_ids),
-            or_(AudienceDevice.membership == "excluded", effective_member(AudienceDevice)),
-        )
-        .group_by(AudienceDevice.rollout_id, AudienceDevice.membership)
-    )
+    rows = await session.execute(_AUDIENCE_COUNTS, {"rollout_ids": rollout_ids})
     counts: dict[uuid.UUID, tuple[int, int]] = {rid: (0, 0) for rid in rollout_ids}
     for rollout_id, membership, count in rows:
         members, exclusions = counts[rollout_id]

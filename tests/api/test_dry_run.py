@@ -80,6 +80,22 @@ def assert_plan_was_sent(
         assert planned["body"] in sent, planned["path"]
 
 
+async def assert_real_request_sends_the_plan(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    simulator: SimulatorState,
+    plan: list[dict[str, Any]],
+    url: str,
+    body: dict[str, Any],
+    status: int,
+) -> None:
+    """POST the request for real, wait for its operation, and check Graph received the plan."""
+    real = await client.post(url, json=body)
+    assert real.status_code == status, real.text
+    await app.state.services.operations.idle()
+    assert_plan_was_sent(simulator, plan)
+
+
 def _replace(value: Any, stand_in: Any) -> Any:
     if isinstance(value, dict):
         return {k: _replace(v, stand_in) for k, v in value.items()}
@@ -177,10 +193,7 @@ async def test_dry_run_of_a_10000_device_audience_change(
     simulator.clear_calls()
     plan = (await dry_run(app, client, simulator, "POST", url, body))["plan"]
     assert [(s["calls"], s["devices"]) for s in plan] == [(50, 10_000), (50, 10_000)]
-    real = await client.post(url, json=body)
-    assert real.status_code == 202, real.text
-    await app.state.services.operations.idle()
-    assert_plan_was_sent(simulator, plan)
+    await assert_real_request_sends_the_plan(app, client, simulator, plan, url, body, 202)
 
 
 async def test_a_dry_run_leaves_its_idempotency_key_free_for_the_real_request(
@@ -213,19 +226,15 @@ async def test_dry_run_of_an_archive_plans_the_release_of_its_held_devices(
         ("POST", "unenrollAssets", 2),
     ]
     assert plan[1]["devices"] == 250
-    archived = await client.post(url, json=body)
-    assert archived.status_code == 200, archived.text
-    await app.state.services.operations.idle()
-    assert_plan_was_sent(simulator, plan)
+    await assert_real_request_sends_the_plan(app, client, simulator, plan, url, body, 200)
 
 
 async def test_dry_run_of_a_release(
     app: FastAPI, client: httpx.AsyncClient, simulator: SimulatorState
 ) -> None:
+    url = "/v1/devices/release"
     body = {"category": "feature", "devices": device_ids(3), "ticket": "CHG0012450"}
-    plan = (await dry_run(app, client, simulator, "POST", "/v1/devices/release", body))["plan"]
+    plan = (await dry_run(app, client, simulator, "POST", url, body))["plan"]
     [step] = plan
     assert step["body"]["updateCategory"] == "feature" and step["devices"] == 3
-    assert (await client.post("/v1/devices/release", json=body)).status_code == 202
-    await app.state.services.operations.idle()
-    assert_plan_was_sent(simulator, plan)
+    await assert_real_request_sends_the_plan(app, client, simulator, plan, url, body, 202)

@@ -32,29 +32,30 @@ def parse_rollout_id(value: str) -> uuid.UUID:
 
 
 # Statements of every read of one rollout, built once: building and keying a statement anew
-# costs more than running it. The id is a bound parameter.
+# costs more than running it. The ids are bound parameters.
 _BY_ID = select(Rollout).where(Rollout.id == bindparam("rollout_id"))
 _BY_ID_LOCKED = _BY_ID.with_for_update()
+# What audience_counts counts: members that are not also exclusions, and exclusions.
+_COUNTED_MEMBER = effective_member(AudienceDevice)
+_EXCLUSION = AudienceDevice.membership == "excluded"
 _RELOAD_COUNTED = (
     select(
         Rollout,
         select(func.count())
-        .where(AudienceDevice.rollout_id == Rollout.id, effective_member(AudienceDevice))
+        .where(AudienceDevice.rollout_id == Rollout.id, _COUNTED_MEMBER)
         .scalar_subquery(),
         select(func.count())
-        .where(AudienceDevice.rollout_id == Rollout.id, AudienceDevice.membership == "excluded")
+        .where(AudienceDevice.rollout_id == Rollout.id, _EXCLUSION)
         .scalar_subquery(),
     )
     .where(Rollout.id == bindparam("rollout_id"))
     .execution_options(populate_existing=True)
 )
-
-
 _AUDIENCE_COUNTS = (
     select(AudienceDevice.rollout_id, AudienceDevice.membership, func.count())
     .where(
         AudienceDevice.rollout_id.in_(bindparam("rollout_ids", expanding=True)),
-        or_(AudienceDevice.membership == "excluded", effective_member(AudienceDevice)),
+        or_(_EXCLUSION, _COUNTED_MEMBER),
     )
     .group_by(AudienceDevice.rollout_id, AudienceDevice.membership)
 )

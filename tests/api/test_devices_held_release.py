@@ -85,6 +85,8 @@ async def test_a_device_both_member_and_exclusion_is_excluded_once(
         [("excluded", both[0])] + [("member", d) for d in members]
     )
     assert got["audience"] == {"members": 2, "exclusions": 1}
+    [in_list] = (await client.get("/v1/rollouts")).json()["items"]  # counted by the list's query
+    assert in_list["audience"] == got["audience"]
     assert [(r["rolloutId"], r["membership"]) for r in device["rollouts"]] == [
         (rollout["id"], "excluded")
     ]

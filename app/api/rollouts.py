@@ -64,10 +64,18 @@ def services_for(state: AppState, uow: UnitOfWork) -> RolloutServices:
 
 
 async def _out(uow: UnitOfWork, rollout: Rollout) -> RolloutOut:
-    await uow.session.flush()
-    await uow.session.refresh(rollout)  # server-set timestamps
-    counts = await repository.audience_counts(uow.session, [rollout.id])
-    return rollout_out(rollout, counts[rollout.id])
+    """The rollout as recorded now (a command's executor changed its row in a transaction of
+    its own; the database sets the timestamps) with its audience counts, in one statement.
+    After the request's commit that statement runs without a transaction: one round trip."""
+    session = uow.session
+    if uow.dry_run is None and not session.in_transaction():
+        await repository.reading_only(session)
+    else:
+        await session.flush()
+    counts = await repository.reload_counted(session, rollout)
+    if counts is None:  # rows are never deleted by the service
+        raise RuntimeError(f"rollout {rollout.id} vanished")
+    return rollout_out(rollout, counts)
 
 
 @router.post(
@@ -103,13 +111,11 @@ async def create_rollout_route(
     """
     context = change_context(caller, body.ticket, body.reason)
     rollout, operation = await create_rollout(services_for(state, uow), context, body)
-    operation_view = None
-    if operation is not None:  # queued by the create command once Graph has the deployment
-        await uow.session.refresh(operation)
-        operation_view = await operation_out(uow.session, operation)
     response.headers["Location"] = f"/v1/rollouts/{rollout.id}"
     result = await _out(uow, rollout)
-    result.audienceOperation = operation_view
+    if operation is not None:  # queued by the create command once Graph has the deployment
+        await uow.session.refresh(operation)
+        result.audienceOperation = await operation_out(uow.session, operation)
     return result
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -32,11 +32,14 @@ from app.unit_of_work import UnitOfWork
 log = logging.getLogger(__name__)
 
 FINISHED = ("succeeded", "failed")
-_CLAIM = text(
-    "UPDATE commands SET status = 'running', attempts = attempts + 1,"
-    " lease_until = now() + make_interval(secs => :lease)"
-    " WHERE id = :id AND (status = 'queued' OR (status = 'running' AND lease_until < now()))"
-    " RETURNING id"
+# Takes the command if it is free, answering its row: the claim and the read are one statement.
+_CLAIM = select(Command).from_statement(
+    text(
+        "UPDATE commands SET status = 'running', attempts = attempts + 1,"
+        " lease_until = now() + make_interval(secs => :lease)"
+        " WHERE id = :id AND (status = 'queued' OR (status = 'running' AND lease_until < now()))"
+        " RETURNING *"
+    )
 )
 
 
@@ -90,15 +93,14 @@ class CommandExecutor:
 
     async def _claim(self, command_id: uuid.UUID) -> Claimed | None:
         async with self.sessionmaker() as session:
-            claimed = await session.execute(_CLAIM, {"id": command_id, "lease": self.lease_seconds})
-            if claimed.first() is None:
+            claimed = await session.scalars(_CLAIM, {"id": command_id, "lease": self.lease_seconds})
+            command = claimed.first()
+            if command is None:
                 await session.rollback()
                 return None
-            await session.commit()
-            command = await session.get(Command, command_id)
-            assert command is not None
             rollout = await session.get(Rollout, command.rollout_id)
             assert rollout is not None
+            await session.commit()
             return Claimed(command, kinds.Target.of(rollout, command.anchor))
 
     def _anchor(self, command: Command) -> kinds.SaveAnchor:

@@ -24,7 +24,8 @@ async def run_command(
     with_intent: Callable[[], Awaitable[None]] | None = None,
 ) -> uuid.UUID:
     """Record the command with its intent and commit (the request's one commit), then execute
-    it now and reload the rollout it changed. GraphError if Graph refused (recorded)."""
+    it now. GraphError if Graph refused (recorded). The executor changes the rollout's row in
+    its own transaction: `rollout` is as it was before until the caller reads it again."""
     commands = services.commands
     assert commands is not None and services.queue is not None
     command = await enqueue(
@@ -43,5 +44,4 @@ async def run_command(
     await services.uow.commit()
     if await commands.execute(command.id) is None:  # its safety-net job got there first
         await commands.wait(command.id, commands.lease_seconds)
-    await services.uow.session.refresh(rollout)
     return command.id

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from app.pagination import encode_cursor
 from app.simulator.state import SimulatorState
-from tests.api.helpers import audit_trail, rollout_body
+from tests.api.helpers import audit_trail, rollout_body, rollout_row
 
 NS = "#microsoft.graph.windowsUpdates."
 ROLLBACK_PAUSE_5 = [{"signal": "rollback", "thresholdPercent": 5, "action": "pause"}]
@@ -219,6 +219,25 @@ async def test_pausing_a_paused_rollout_is_200_and_changes_nothing(
     assert again.json()["state"]["reasons"] == ["pausedByRequest"]
     assert len(patches(simulator, deployment_id)) == 1
     assert await story(app, rollout["id"]) == trail
+
+
+async def test_change_answers_are_the_row_as_the_command_left_it(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    """The command's executor writes the rollout in a transaction of its own; the answer is read
+    after it, so it carries what that transaction wrote (state, Graph ids, updatedAt)."""
+    created = await create(client, devices=[], exclusions=[])
+    row = await rollout_row(app, created["id"])
+    assert created["graphDeploymentId"] == row.graph_deployment_id is not None
+    assert created["state"]["effective"] == "offering"
+    assert created["updatedAt"] == row.updated_at.isoformat().replace("+00:00", "Z")
+
+    paused = (await client.post(f"/v1/rollouts/{created['id']}/pause")).json()
+
+    row = await rollout_row(app, created["id"])
+    assert paused["state"]["requested"] == "paused" == row.graph_state["requested"]
+    assert paused["updatedAt"] == row.updated_at.isoformat().replace("+00:00", "Z")
+    assert paused["updatedAt"] > created["updatedAt"]
 
 
 async def test_resume_with_no_body_resumes(

@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 
+from app.pool_health import ping_idle_connections
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -30,8 +32,11 @@ class Base(DeclarativeBase):
 
 
 def create_engine(url: str) -> AsyncEngine:
-    """An async engine with health-checked pooled connections."""
-    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    """An async engine whose pooled connections are pinged when they sat idle
+    (app.pool_health)."""
+    engine = create_async_engine(url, pool_size=10, max_overflow=10)
+    ping_idle_connections(engine.sync_engine)
+    return engine
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

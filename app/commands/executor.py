@@ -3,7 +3,6 @@ outcome, its audit event and the rollout's transition in one transaction."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import Callable
@@ -76,6 +75,14 @@ class CommandExecutor:
         claimed = await self._claim(command_id)
         if claimed is None:
             return None
+        return await self._run(claimed)
+
+    async def execute_held(self, command: Command, rollout: Rollout) -> Command:
+        """Run a command its requester recorded as held (commands.service.enqueue) and has just
+        committed, on `rollout` as the requester read it; as execute, without the claim."""
+        return await self._run(Claimed(command, kinds.Target.of(rollout, command.anchor)))
+
+    async def _run(self, claimed: Claimed) -> Command:
         command = claimed.command
         token = request_id_var.set(command.request_id)
         try:
@@ -211,15 +218,3 @@ class CommandExecutor:
         async with self.sessionmaker() as session:
             command = await session.get(Command, command_id)
             return command is not None and command.status not in FINISHED
-
-    async def wait(self, command_id: uuid.UUID, seconds: float) -> Command | None:
-        """The command once finished by whoever holds it, or None after `seconds`."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + seconds
-        while loop.time() < deadline:
-            async with self.sessionmaker() as session:
-                command = await session.get(Command, command_id)
-            if command is not None and command.status in FINISHED:
-                return command
-            await asyncio.sleep(0.05)
-        return None

@@ -42,6 +42,7 @@ async def run_command(
     if with_intent is not None:
         await with_intent()  # rows that must be committed with the intent
     await services.uow.commit()
-    if await commands.execute(command.id) is None:  # its safety-net job got there first
-        await commands.wait(command.id, commands.lease_seconds)
+    # The executor records the outcome in sessions of its own: the command leaves this one.
+    services.uow.session.expunge(command)
+    await commands.execute_held(command, rollout)
     return command.id

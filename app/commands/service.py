@@ -4,9 +4,11 @@ request's one transaction."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import procrastinate
+from sqlalchemy import func
 
 from app.audit.recorder import AuditRecorder
 from app.change_context import ChangeContext
@@ -28,7 +30,9 @@ async def enqueue(
     lease_seconds: float,
 ) -> Command:
     """Record the command and its `requested` audit event (not committed: the caller commits
-    once). Its job runs it after `lease_seconds` should the caller die before running it."""
+    once). The command is recorded as held by the caller, who runs it right after the commit:
+    no separate claim. Should the caller die first, the hold runs out after `lease_seconds` and
+    the command's job, due then, runs it."""
     intent = AuditRecorder(uow, context).record(
         action=action, outcome="requested", rollout_id=rollout_id, detail=detail
     )
@@ -39,8 +43,9 @@ async def enqueue(
         rollout_id=rollout_id,
         action=action,
         payload=payload,
-        status="queued",
-        attempts=0,
+        status="running",
+        attempts=1,
+        lease_until=func.now() + timedelta(seconds=lease_seconds),  # the database's clock
         intent_event_id=intent.id,
         actor=context.actor,
         ticket=context.ticket,

@@ -5,7 +5,6 @@ the operation executor's own sender; what was recorded is the plan."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
 from app.audit.models import AuditEvent
@@ -84,12 +83,8 @@ class PlanningCommandExecutor(CommandExecutor):
         )
         self.uow = uow
 
-    async def execute(self, command_id: uuid.UUID) -> Command | None:
-        session = self.uow.session
-        command = await session.get(Command, command_id)
-        assert command is not None
-        rollout = await session.get(Rollout, command.rollout_id)
-        assert rollout is not None
+    async def execute_held(self, command: Command, rollout: Rollout) -> Command:
+        self.uow.session.add(command)  # the request's transaction is the whole dry run
         target = kinds.Target.of(rollout, command.anchor)
 
         async def save_anchor(audience_id: str) -> None:

@@ -19,7 +19,7 @@ Graph on its account), and every pooled connection is replaced at its next check
 _CHECKED_IN_AT = "autopatch_checked_in_at"
 
 
-def ping_idle_connections(engine: Engine, idle_seconds: float | None = None) -> None:
+def ping_idle_connections(engine: Engine) -> None:
     """Install the check on `engine`'s pool (the sync engine under an AsyncEngine)."""
     dialect = engine.dialect
 
@@ -29,9 +29,8 @@ def ping_idle_connections(engine: Engine, idle_seconds: float | None = None) -> 
 
     @event.listens_for(engine.pool, "checkout")
     def _checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
-        limit = PING_IDLE_AFTER_SECONDS if idle_seconds is None else idle_seconds
         checked_in_at = record.info.get(_CHECKED_IN_AT)  # None: new (or renewed) connection
-        if checked_in_at is None or time.monotonic() - checked_in_at <= limit:
+        if checked_in_at is None or time.monotonic() - checked_in_at <= PING_IDLE_AFTER_SECONDS:
             return
         try:
             dialect.do_ping(dbapi_connection)

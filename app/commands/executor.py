@@ -69,9 +69,9 @@ class CommandExecutor:
         self.on_created = on_created
 
     async def execute(self, command_id: uuid.UUID) -> Command | None:
-        """Run the command if it is free (queued, or its holder's lease ran out) and return it
-        finished; None when another executor holds it. GraphError when Graph refused (after the
-        outcome was recorded)."""
+        """Run the command if it is free (its holder's lease ran out, or queued: as an earlier
+        version recorded commands) and return it finished; None when another executor holds it.
+        GraphError when Graph refused (after the outcome was recorded)."""
         claimed = await self._claim(command_id)
         if claimed is None:
             return None

@@ -146,16 +146,27 @@ async def test_fifty_concurrent_hits_on_two_replicas_let_exactly_the_limit_throu
 async def test_on_the_database_clock_a_refused_caller_is_let_in_again_after_retry_after(
     engines: tuple[AsyncEngine, AsyncEngine],
 ) -> None:
-    """A one-second window on the database's own clock (what production uses)."""
-    a = CallerRateLimiter(PostgresStorage(engines[0]), 2, window_seconds=1)
-    b = CallerRateLimiter(PostgresStorage(engines[1]), 2, window_seconds=1)
+    """A two-second window on the database's own clock (what production uses). The hits start
+    just after a window begins, so all three land in one window however slow the machine."""
+    a = CallerRateLimiter(PostgresStorage(engines[0]), 2, window_seconds=2)
+    b = CallerRateLimiter(PostgresStorage(engines[1]), 2, window_seconds=2)
+    await start_of_database_window(engines[0], 2)
     assert (await a.hit("alice")).allowed
     assert (await b.hit("alice")).allowed
     refused = await a.hit("alice")
     assert not refused.allowed
     assert 1 <= refused.reset_after_seconds <= 2
-    await asyncio.sleep(1.1)  # past one window: the two hits weigh less than 2 by now
+    await asyncio.sleep(refused.reset_after_seconds)
     assert (await b.hit("alice")).allowed
+
+
+async def start_of_database_window(engine: AsyncEngine, seconds: int) -> None:
+    """Sleep until the database's clock has just entered a window of `seconds`."""
+    async with engine.connect() as connection:
+        now = (
+            await connection.execute(text("SELECT extract(epoch FROM clock_timestamp())"))
+        ).scalar_one()
+    await asyncio.sleep(seconds - float(now) % seconds + 0.02)
 
 
 async def test_zero_turns_the_limit_off(clean_database: str) -> None:

@@ -38,12 +38,22 @@ async def backend_pid(engine: AsyncEngine) -> int:
         return int((await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one())
 
 
-def terminate(database_url: str, pid: int) -> None:
-    """Kill one server process, as a database restart or an administrator would."""
+def terminate(database_url: str, pid: int | None = None) -> int:
+    """Kill server process `pid`, else every other client backend of the database, as a
+    database restart or an administrator would; the number killed."""
+    which = "pid = :pid" if pid is not None else "pid <> pg_backend_pid()"
     killer = create_sync_engine(database_url, poolclass=NullPool)
     with killer.connect() as connection:
-        assert connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
+        killed = connection.execute(
+            text(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))"
+                " FROM pg_stat_activity WHERE datname = current_database()"
+                f" AND backend_type = 'client backend' AND {which}"
+            ),
+            {"pid": pid},
+        ).scalar_one()
     killer.dispose()
+    return int(killed)
 
 
 async def test_a_healthy_idle_connection_is_kept_after_its_ping(engine: AsyncEngine) -> None:
@@ -57,7 +67,7 @@ async def test_an_idle_connection_found_dead_is_replaced_before_use(
     engine: AsyncEngine, database_url: str
 ) -> None:
     dead = await backend_pid(engine)
-    terminate(database_url, dead)
+    assert terminate(database_url, dead) == 1
     await asyncio.sleep(IDLE * 1.5)
 
     replacement = await backend_pid(engine)  # no error: the ping found it dead first
@@ -66,10 +76,12 @@ async def test_an_idle_connection_found_dead_is_replaced_before_use(
 
 
 async def test_a_connection_killed_right_after_use_fails_once_then_the_pool_recovers(
-    engine: AsyncEngine, database_url: str
+    engine: AsyncEngine, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # "Right after" however slow the machine: nothing here sits idle long enough to be pinged.
+    monkeypatch.setattr(pool_health, "PING_IDLE_AFTER_SECONDS", 60.0)
     dead = await backend_pid(engine)
-    terminate(database_url, dead)
+    assert terminate(database_url, dead) == 1
 
     with pytest.raises(DBAPIError) as failure:  # handed out unpinged: it was used just now
         await backend_pid(engine)
@@ -96,17 +108,7 @@ async def test_after_a_database_restart_the_first_request_is_served(
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
             created = await http.post("/v1/rollouts", json=rollout_body())
             assert created.status_code == 201, created.text
-            killer = create_sync_engine(clean_database, poolclass=NullPool)
-            with killer.connect() as connection:
-                killed = connection.execute(
-                    text(
-                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                        " AND backend_type = 'client backend'"
-                    )
-                ).scalar_one()
-            killer.dispose()
-            assert killed >= 1
+            assert terminate(clean_database) >= 1
             await asyncio.sleep(IDLE * 1.5)
 
             read = await http.get(f"/v1/rollouts/{created.json()['id']}")

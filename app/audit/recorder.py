@@ -110,13 +110,17 @@ class AuditRecorder:
         detail: dict[str, Any] | None = None,
         on_success: Callable[[T], Awaitable[dict[str, Any] | None]] | None = None,
         on_failure: Callable[[GraphError], Awaitable[None]] | None = None,
+        success_with_next_commit: bool = False,
     ) -> GraphResult[T]:
         """Record the intent (committed), call Graph, record the outcome (committed).
 
         If the intent cannot be committed, Graph is not called. A Graph failure is recorded as
         `failed` with Graph's code and request ids, then re-raised for the API to report.
         `on_success` updates our own rows in the same commit as the `succeeded` event and may
-        return extra detail for it.
+        return extra detail for it. With `success_with_next_commit`, the `succeeded` event is
+        left to the caller's next commit (a worker's, which commits the intent of its next Graph
+        write straight after): one commit fewer, and a crash in between leaves what a crash
+        between the call and its own commit would.
         """
         intent = self.record(
             action=action,
@@ -141,6 +145,8 @@ class AuditRecorder:
             raise
         extra = await on_success(result.value) if on_success is not None else None
         self._close(intent, "succeeded", result.request_ids, extra)
+        if success_with_next_commit:
+            return result
         try:
             await self.uow.commit()
         except (DatabaseUnavailable, DBAPIError) as exc:

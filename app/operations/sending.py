@@ -118,6 +118,9 @@ class ChunkSender:
                     device_ids=ids,
                     detail={"updateCategory": self.category},
                     call=lambda: self.graph.enroll_assets_chunk(self.category, ids),  # type: ignore[arg-type]
+                    # Committed with the audience change's intent (or the chunk's end), as the
+                    # devices recorded enrolled below are.
+                    success_with_next_commit=True,
                 )
             except GraphError as error:
                 stopped = await self.refused(audit, members, error)

@@ -113,6 +113,30 @@ async def test_1001_devices_go_in_chunks_each_device_once(
     assert summary == [("audience.update", "requested"), ("audience.update", "succeeded")]
 
 
+async def test_a_chunks_enrollment_outcome_is_committed_with_its_audience_change_intent(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    """Three commits per chunk, not four: the enrollment's `succeeded` event goes in with the
+    audience change's `requested` one (one transaction: the same `at`, consecutive seq)."""
+    rollout = await create_rollout(client)
+    devices = device_ids(450)
+
+    answer = await change(client, rollout["id"], {"addDevices": devices})
+
+    assert answer.json()["status"] == "succeeded", answer.text
+    trail = await audit_trail(app, rollout["id"])
+    enrolled = [e for e in trail if (e.action, e.outcome) == ("devices.enroll", "succeeded")]
+    asked = {
+        frozenset(e.device_ids): e
+        for e in trail
+        if (e.action, e.outcome) == ("graph.updateAudience", "requested")
+    }
+    assert sorted(len(e.device_ids) for e in enrolled) == [50, 200, 200]
+    for event in enrolled:
+        intent = asked[frozenset(event.device_ids)]
+        assert (intent.at, intent.seq) == (event.at, event.seq + 1)
+
+
 async def test_without_prefer_the_answer_is_202_with_the_operation_to_poll(
     client: httpx.AsyncClient, app: FastAPI, simulator: SimulatorState
 ) -> None:

@@ -7,8 +7,11 @@ standalone simulator over TLS in synchronous mode). Directly: create audience, c
 deployment, per chunk of 200 enrollAssets then updateAudience, then read the members back.
 Runs alternate (service, direct, service, direct, ...) after one small warm-up of each; the
 medians, their ratio (target <= 2x) and the service's CPU seconds per device are reported.
+With --sdk, a third contestant makes the same Graph calls with Microsoft's Graph SDK for
+Python (bench/sdk_graph.py; installed with `pip install -e '.[graph-sdk]'`), in turn with the
+other two.
 
-    .venv/bin/python bench/create_and_add.py --devices 10000 --runs 3
+    .venv/bin/python bench/create_and_add.py --devices 10000 --runs 3 [--sdk]
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 
 import harness
 from harness import Bench, DirectGraph, median, print_table, verdict
+from sdk_graph import SdkGraph
 
 TARGET_RATIO = 2.0
 
@@ -29,6 +33,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=3, help="measured runs of each (R)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds allowed per run")
     parser.add_argument("--poll", type=float, default=0.25, help="operation poll interval (s)")
+    parser.add_argument(
+        "--sdk",
+        action="store_true",
+        help="also make the Graph calls with Microsoft's Graph SDK (msgraph-beta-sdk)",
+    )
     harness.common_arguments(parser)
     args = parser.parse_args()
     if not 1 <= args.devices <= 100_000 or not 1 <= args.runs <= 20:
@@ -60,11 +69,16 @@ def run_service(
     return result
 
 
-def run_direct(direct: DirectGraph, sim: harness.Simulator, devices: list[str]) -> dict[str, Any]:
+def run_direct(
+    direct: DirectGraph | SdkGraph, sim: harness.Simulator, devices: list[str]
+) -> dict[str, Any]:
+    """One rollout made straight against Graph (httpx, or the SDK), timed."""
     sim.forget_calls()
-    sim_before, started = sim.process.cpu_seconds(), time.perf_counter()
+    sim_before, cpu_before = sim.process.cpu_seconds(), time.process_time()
+    started = time.perf_counter()
     deployment, members = direct.create_rollout(devices)
     seconds = time.perf_counter() - started
+    client_cpu = time.process_time() - cpu_before
     if members != len(devices):
         raise harness.BenchError(f"Graph lists {members} members, not {len(devices)}")
     return {
@@ -74,8 +88,28 @@ def run_direct(direct: DirectGraph, sim: harness.Simulator, devices: list[str]) 
         "writeSeconds": direct.last_write_seconds,
         "readBackSeconds": seconds - direct.last_write_seconds,
         "simulatorCpuSeconds": sim.process.cpu_seconds() - sim_before,
+        "clientCpuSeconds": client_cpu,
         "graphCalls": sim.counters()["calls"],
     }
+
+
+def sdk_rows(summary: dict[str, Any], sdk_runs: list[dict[str, Any]]) -> list[list[Any]]:
+    """The table's rows for the Graph SDK contestant (none without --sdk)."""
+    if not sdk_runs:
+        return []
+    return [
+        [
+            "Graph SDK (msgraph-beta-sdk)",
+            summary["sdkMedianSeconds"],
+            sdk_runs[0]["graphCalls"],
+            median([r["simulatorCpuSeconds"] for r in sdk_runs]),
+            "",
+            "",
+        ],
+        ["  client CPU seconds", summary["sdkClientCpuSecondsMedian"]] + [""] * 4,
+        ["ratio service / SDK", summary["ratioServiceToSdk"]] + [""] * 4,
+        ["ratio SDK / direct", summary["ratioSdkToDirect"]] + [""] * 4,
+    ]
 
 
 def main() -> int:
@@ -92,20 +126,30 @@ def main() -> int:
             f"{' + working-tree changes' if bench.app_dirty else ''}; logs in {bench.tmp}"
         )
 
+        sdk = SdkGraph(sim, direct.catalog_entry_id) if args.sdk else None
+        if sdk is not None:
+            bench.clients.append(sdk)
+
         # Warm-up (not counted): token, catalog cache, connections, imports, first queries.
         run_service(bench, api, http, sim, harness.device_ids(50), "warm-up")
         run_direct(direct, sim, harness.device_ids(50))
+        if sdk is not None:
+            run_direct(sdk, sim, harness.device_ids(50))
 
         service_runs: list[dict[str, Any]] = []
         direct_runs: list[dict[str, Any]] = []
+        sdk_runs: list[dict[str, Any]] = []
         for run in range(args.runs):
             service_runs.append(
                 run_service(bench, api, http, sim, harness.device_ids(args.devices), f"#{run}")
             )
             direct_runs.append(run_direct(direct, sim, harness.device_ids(args.devices)))
+            if sdk is not None:
+                sdk_runs.append(run_direct(sdk, sim, harness.device_ids(args.devices)))
             print(
                 f"run {run + 1}/{args.runs}: service {service_runs[-1]['seconds']:.2f} s,"
-                f" direct {direct_runs[-1]['seconds']:.2f} s",
+                f" direct {direct_runs[-1]['seconds']:.2f} s"
+                + (f", SDK {sdk_runs[-1]['seconds']:.2f} s" if sdk_runs else ""),
                 flush=True,
             )
 
@@ -134,7 +178,16 @@ def main() -> int:
             "servicePostSecondsMedian": median([r["postSeconds"] for r in service_runs]),
             "simulatorCpuSecondsServiceRunsMedian": sim_service,
             "simulatorCpuSecondsDirectRunsMedian": sim_direct,
+            "directClientCpuSecondsMedian": median([r["clientCpuSeconds"] for r in direct_runs]),
         }
+        if sdk_runs:
+            sdk_s = median([r["seconds"] for r in sdk_runs])
+            summary |= {
+                "sdkMedianSeconds": sdk_s,
+                "sdkClientCpuSecondsMedian": median([r["clientCpuSeconds"] for r in sdk_runs]),
+                "ratioServiceToSdk": service_s / sdk_s,
+                "ratioSdkToDirect": sdk_s / direct_s,
+            }
         print_table(
             f"create a rollout and add {args.devices:,} devices"
             f" (median of {args.runs} runs each, Graph latency 0, synchronous)",
@@ -184,10 +237,18 @@ def main() -> int:
                     "",
                     "",
                 ],
+                ["direct httpx: client CPU seconds", summary["directClientCpuSecondsMedian"]]
+                + [""] * 4,
+                *sdk_rows(summary, sdk_runs),
             ],
         )
         path = bench.write_results(
-            {"summary": summary, "serviceRuns": service_runs, "directRuns": direct_runs}
+            {
+                "summary": summary,
+                "serviceRuns": service_runs,
+                "directRuns": direct_runs,
+                "sdkRuns": sdk_runs,
+            }
         )
         print(f"\nresults: {path}")
     return 0

@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 import httpx
 import psutil
@@ -352,6 +352,27 @@ class Simulator:
         return result
 
 
+class Closing(Protocol):
+    """Anything the bench closes on the way out (an HTTP client, a Graph contestant)."""
+
+    def close(self) -> None: ...
+
+
+def fetch_token(http: httpx.Client) -> str:
+    """An app-only access token from the simulator's token endpoint (client credentials)."""
+    token = http.post(
+        f"/{TENANT}/oauth2/v2.0/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "scope": "https://graph.microsoft.com/.default",
+        },
+    )
+    token.raise_for_status()
+    return str(token.json()["access_token"])
+
+
 class DirectGraph:
     """The Graph calls of a rollout made directly with httpx (the baseline): one keep-alive
     client, a token fetched once, 429/503 retried after Retry-After."""
@@ -360,17 +381,7 @@ class DirectGraph:
         self.simulator = simulator
         self.ids_per_call = ids_per_call
         self.http = httpx.Client(base_url=simulator.url, verify=str(simulator.ca), timeout=60)
-        token = self.http.post(
-            f"/{TENANT}/oauth2/v2.0/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": CLIENT_ID,
-                "client_secret": CLIENT_SECRET,
-                "scope": "https://graph.microsoft.com/.default",
-            },
-        )
-        token.raise_for_status()
-        self.http.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+        self.http.headers["Authorization"] = f"Bearer {fetch_token(self.http)}"
         self.retries = 0
         self.last_write_seconds = 0.0
         self.catalog_entry_id = self._feature_entry(FEATURE_VERSION)
@@ -469,7 +480,7 @@ class Bench:
         self.tmp = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
         self.processes: list[Process] = []
         self.databases: list[str] = []
-        self.clients: list[httpx.Client | DirectGraph] = []
+        self.clients: list[Closing] = []
         self.app_dir = REPO
         self.app_commit = _git(REPO, "rev-parse", "HEAD")
         dirty = _git(REPO, "status", "--porcelain", "--", "app", "migrations", "pyproject.toml")

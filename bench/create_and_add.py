@@ -22,7 +22,7 @@ from typing import Any
 
 import harness
 from harness import Bench, DirectGraph, median, print_table, verdict
-from sdk_graph import SdkGraph
+from sdk_graph import SdkGraph, require_sdk
 
 TARGET_RATIO = 2.0
 
@@ -114,6 +114,8 @@ def sdk_rows(summary: dict[str, Any], sdk_runs: list[dict[str, Any]]) -> list[li
 
 def main() -> int:
     args = parse_args()
+    if args.sdk:
+        require_sdk()
     with Bench("create_and_add", args) as bench:
         sim = bench.start_simulator(synchronous=True)
         env = bench.service_env(bench.create_database(), sim, RUN_WORKER="true")

@@ -20,6 +20,14 @@ from harness import BenchError, Simulator, chunks, fetch_token
 INSTALL = "--sdk needs Microsoft's Graph SDK: .venv/bin/pip install -e '.[graph-sdk]'"
 
 
+def require_sdk() -> None:
+    """Fail at once, before anything is started, when the SDK is not installed."""
+    try:
+        import msgraph_beta  # noqa: F401
+    except ImportError as missing:
+        raise BenchError(f"{INSTALL} ({missing})") from missing
+
+
 class SdkGraph:
     """One GraphServiceClient against the simulator, on its own event loop; a token fetched
     once (as DirectGraph does) and handed to the SDK by a bearer-token provider."""
@@ -27,16 +35,14 @@ class SdkGraph:
     def __init__(
         self, simulator: Simulator, catalog_entry_id: str, *, ids_per_call: int = 200
     ) -> None:
-        try:
-            from kiota_abstractions.authentication import (
-                AccessTokenProvider,
-                AllowedHostsValidator,
-                BaseBearerTokenAuthenticationProvider,
-            )
-            from msgraph_beta import GraphRequestAdapter, GraphServiceClient
-            from msgraph_core import APIVersion, GraphClientFactory
-        except ImportError as missing:
-            raise BenchError(f"{INSTALL} ({missing})") from missing
+        require_sdk()
+        from kiota_abstractions.authentication import (
+            AccessTokenProvider,
+            AllowedHostsValidator,
+            BaseBearerTokenAuthenticationProvider,
+        )
+        from msgraph_beta import GraphRequestAdapter, GraphServiceClient
+        from msgraph_core import APIVersion, GraphClientFactory
 
         self.catalog_entry_id = catalog_entry_id
         self.ids_per_call = ids_per_call

@@ -8,8 +8,7 @@ deployment, per chunk of 200 enrollAssets then updateAudience, then read the mem
 Runs alternate (service, direct, service, direct, ...) after one small warm-up of each; the
 medians, their ratio (target <= 2x) and the service's CPU seconds per device are reported.
 With --sdk, a third contestant makes the same Graph calls with Microsoft's Graph SDK for
-Python (bench/sdk_graph.py; installed with `pip install -e '.[graph-sdk]'`), in turn with the
-other two.
+Python (bench/sdk_graph.py, which says how to install it), in turn with the other two.
 
     .venv/bin/python bench/create_and_add.py --devices 10000 --runs 3 [--sdk]
 """

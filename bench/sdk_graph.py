@@ -4,7 +4,7 @@ whose retry handler honours Retry-After), for `create_and_add.py --sdk`. The sam
 harness.DirectGraph: create audience, create deployment, per chunk enrollAssets then
 updateAudience, then the members read back page by page.
 
-Not installed with the project (about 700 MB): `.venv/bin/pip install -e '.[graph-sdk]'`."""
+Not installed with the project (about 700 MB): `.venv/bin/pip install -e '.[dev,graph-sdk]'`."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 from harness import BenchError, Simulator, chunks, fetch_token
 
-INSTALL = "--sdk needs Microsoft's Graph SDK: .venv/bin/pip install -e '.[graph-sdk]'"
+INSTALL = "--sdk needs Microsoft's Graph SDK: .venv/bin/pip install -e '.[dev,graph-sdk]'"
 
 
 def require_sdk() -> None:

@@ -68,14 +68,14 @@ async def test_marking_a_batch_reads_only_that_batch_of_a_large_operation(
             plan = (json.loads(found) if isinstance(found, str) else found)[0]["Plan"]
             await connection.rollback()
 
-        read = list(scans(plan))
-        assert read, plan
-        assert sum(node["Actual Rows"] for node in read) == len(BATCH), plan
-        assert sum(node.get("Rows Removed by Filter", 0) for node in read) == 0, plan
+        # What the UPDATE is fed (an index scan, or a bitmap heap scan over a bitmap index
+        # scan: either way the rows found) is the batch, and no scan read rows to drop them.
+        (source,) = plan["Plans"]
+        assert source["Actual Rows"] == len(BATCH), plan
+        assert all(node.get("Rows Removed by Filter", 0) == 0 for node in scans(plan)), plan
 
         # And the statement does what mark promises: the batch moves, nothing else does.
-        async with engine.begin() as connection:
-            session = AsyncSession(bind=connection)
+        async with engine.begin() as connection, AsyncSession(bind=connection) as session:
             batch = [Item(seq, "unenroll", f"device-{seq}") for seq in BATCH]
             await mark(session, operation_id, batch, "sent", only_from=("pending",))
             sent = await load(session, operation_id, "sent")

@@ -12,6 +12,7 @@ import httpx
 
 from app.graph.auth import ClientCredentialsTokenProvider, MsalTokenProvider, scope_for
 from app.graph.client import GraphClient, GraphClientConfig
+from app.graph.http_client import CookielessClient
 from app.settings import Settings
 
 SIMULATOR_BASE_URL = "http://graph-simulator.local/beta"
@@ -56,7 +57,7 @@ def build_live(settings: Settings, concurrency: int | None = None) -> tuple[Grap
     """Real Graph at GRAPH_BASE_URL with MSAL tokens from GRAPH_AUTHORITY_HOST."""
     if not settings.graph_tenant_id or not settings.graph_client_id:
         raise ValueError("GRAPH_MODE=live needs GRAPH_TENANT_ID and GRAPH_CLIENT_ID")
-    http = httpx.AsyncClient(
+    http = CookielessClient(
         base_url=settings.graph_base_url,
         timeout=_timeout(settings),
         verify=ssl_context(settings.graph_ca_bundle),
@@ -78,7 +79,7 @@ def build_simulator(
     settings: Settings, simulator_app: Any, concurrency: int | None = None
 ) -> tuple[GraphClient, Close]:
     """The in-process simulator through an ASGI transport (no network, no TLS)."""
-    http = httpx.AsyncClient(
+    http = CookielessClient(
         transport=httpx.ASGITransport(app=simulator_app),
         base_url=SIMULATOR_BASE_URL,
         timeout=_timeout(settings),

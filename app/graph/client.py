@@ -386,8 +386,8 @@ class GraphClient:
         request_ids: list[str] = []
         async for page in self._pages(operation, path, None, request_ids):
             for item in page:
-                asset = parse_asset(item)
-                states[asset.id] = AssetState.of(asset)
+                device_id, state = AssetState.of_body(item)
+                states[device_id] = state
         return GraphResult(states, request_ids)
 
     # ---- catalog ---------------------------------------------------------------------------

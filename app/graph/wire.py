@@ -212,6 +212,8 @@ class AssetState:
 
 
 _DEVICE_TYPES = (NS + "azureADDevice", "microsoft.graph.windowsUpdates.azureADDevice")
+"""The spellings of a device's `@odata.type` (with and without `#`); a body without one is a
+device too."""
 
 
 def _device_state(data: Any) -> tuple[str, AssetState] | None:
@@ -286,9 +288,6 @@ def _plain(entry: Any, key: str, snake_key: str) -> Any:
 
 def parse_asset(data: dict[str, Any]) -> UpdatableAsset:
     """An azureADDevice or, for any other type (e.g. a group), the generic asset."""
-    if data.get("@odata.type", NS + "azureADDevice") in (
-        NS + "azureADDevice",
-        "microsoft.graph.windowsUpdates.azureADDevice",
-    ):
+    if data.get("@odata.type", _DEVICE_TYPES[0]) in _DEVICE_TYPES:
         return AzureADDevice.model_validate(data)
     return UpdatableAsset.model_validate(data)

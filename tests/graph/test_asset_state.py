@@ -9,9 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from app.graph.wire import AssetState, parse_asset
-
-NS = "#microsoft.graph.windowsUpdates."
+from app.graph.wire import NS, AssetState, parse_asset
 
 ENROLLMENTS: list[Any] = [
     "absent",

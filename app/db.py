@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 
+from app.db_reads import READS_MAX_OVERFLOW, READS_POOL_SIZE, ReadRoutingSession, reads_engine_info
 from app.pool_health import ping_idle_connections
 
 NAMING_CONVENTION = {
@@ -36,15 +37,42 @@ class Base(DeclarativeBase):
 def create_engine(url: str) -> AsyncEngine:
     """An async engine whose pooled connections are pinged when they sat idle
     (app.pool_health)."""
-    engine = create_async_engine(url, pool_size=10, max_overflow=10)
+    return _prepared(create_async_engine(url, pool_size=10, max_overflow=10))
+
+
+def create_reads_engine(url: str) -> AsyncEngine:
+    """The engine of reads that need no transaction (app.db_reads): its connections are in
+    autocommit from the start, and nothing is rolled back when one is returned to the pool (no
+    transaction can be open on it)."""
+    engine = create_async_engine(
+        url,
+        pool_size=READS_POOL_SIZE,
+        max_overflow=READS_MAX_OVERFLOW,
+        isolation_level="AUTOCOMMIT",
+        pool_reset_on_return=None,
+    )
+    return _prepared(engine)
+
+
+def _prepared(engine: AsyncEngine) -> AsyncEngine:
     ping_idle_connections(engine.sync_engine)
     send_lists_in_binary(engine)
     return engine
 
 
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions that keep objects readable after commit."""
-    return async_sessionmaker(engine, expire_on_commit=False)
+def create_sessionmaker(
+    engine: AsyncEngine, reads: AsyncEngine | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep objects readable after commit; with `reads`, their reading_only
+    stretches run on that engine (app.db_reads)."""
+    if reads is None:
+        return async_sessionmaker(engine, expire_on_commit=False)
+    return async_sessionmaker(
+        engine,
+        expire_on_commit=False,
+        sync_session_class=ReadRoutingSession,
+        info=reads_engine_info(reads),
+    )
 
 
 def send_lists_in_binary(engine: AsyncEngine) -> None:

@@ -22,7 +22,7 @@ from app.api.middleware import RequestContextMiddleware
 from app.api.openapi_doc import install_openapi
 from app.auth.factory import build_authenticator
 from app.catalog.service import CatalogService
-from app.db import create_engine, create_sessionmaker
+from app.db import create_engine, create_reads_engine, create_sessionmaker
 from app.embedded_db import start_embedded_postgres, stop_embedded_postgres
 from app.graph.factory import API_CONCURRENCY, build_graph_client
 from app.idempotency.middleware import IdempotencyMiddleware
@@ -110,7 +110,8 @@ def build_lifespan(
         if embedded:
             await asyncio.to_thread(upgrade_to_head, url)
         engine = create_engine(url)
-        sessionmaker = create_sessionmaker(engine)
+        reads = create_reads_engine(url)
+        sessionmaker = create_sessionmaker(engine, reads)
         simulator_app = None
         if settings.graph_mode == "simulator":
             simulator_app = create_simulator_app(simulator_state or SimulatorState())
@@ -182,6 +183,7 @@ def build_lifespan(
             for close in closers:
                 await close()
             await engine.dispose()
+            await reads.dispose()
             if tracing is not None:
                 tracing.close()
             if embedded:

@@ -13,6 +13,7 @@ from app.api.review import DRY_RUN, ReviewAnswer, dry_run_response, listed, revi
 from app.api.security import READER, AdminDep, OperatorDep
 from app.api_types import Page, Reason, Ticket
 from app.change_context import ChangeContext
+from app.db_reads import reading_only
 from app.operations.queueing import queue_operation
 from app.operations.views import operation_out
 from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
@@ -69,7 +70,7 @@ async def _out(uow: UnitOfWork, rollout: Rollout) -> RolloutOut:
     After the request's commit that statement runs without a transaction: one round trip."""
     session = uow.session
     if uow.dry_run is None and not session.in_transaction():
-        await repository.reading_only(session)
+        await reading_only(session)
     else:
         await session.flush()
     counts = await repository.reload_counted(session, rollout)

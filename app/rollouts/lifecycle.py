@@ -12,6 +12,7 @@ from app.audit.recorder import AuditRecorder
 from app.change_context import ChangeContext
 from app.commands import kinds
 from app.commands.run import run_command
+from app.db_reads import reading_only
 from app.graph.errors import GraphNotFound
 from app.graph.specs import RequestedState
 from app.graph.wire import Deployment
@@ -27,7 +28,6 @@ from app.rollouts.repository import (
     audience_counts,
     get_or_404,
     lock_if_unchanged,
-    reading_only,
     reload_counted,
 )
 from app.rollouts.service import (
@@ -115,7 +115,7 @@ async def read_rollout(
     With it, the audience counts (repository.audience_counts) when they were read with the
     row; None when what Graph showed is being recorded (the caller counts after writing) or
     the row changed meanwhile. Reads that write nothing run without a transaction
-    (repository.reading_only): one round trip each."""
+    (app.db_reads.reading_only): one round trip each."""
     session = services.uow.session
     await reading_only(session)
     rollout = await get_or_404(session, rollout_id)

@@ -71,14 +71,6 @@ async def get_or_404(session: AsyncSession, rollout_id: str, *, lock: bool = Fal
     return rollout
 
 
-async def reading_only(session: AsyncSession) -> None:
-    """Run the session's statements until its next commit or rollback on a connection in
-    autocommit: each read is then one round trip, without the BEGIN and COMMIT of a transaction
-    around it. Only for reads that need no transaction (one statement, or statements that need
-    not see one snapshot); nothing may be written in that stretch."""
-    await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-
-
 async def reload_counted(session: AsyncSession, rollout: Rollout) -> tuple[int, int] | None:
     """Read `rollout`'s row again (into the same object, as session.refresh does) together with
     its audience counts (see audience_counts), in one statement; None if the row is gone."""

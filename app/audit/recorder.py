@@ -54,9 +54,11 @@ class AuditRecorder:
         graph_request_ids: Sequence[str] = (),
         detail: dict[str, Any] | None = None,
         actor: str | None = None,
+        intent_id: int | None = None,
     ) -> AuditEvent:
-        """Add one event (flushed with the next commit). A change carried out on approval
-        names its approver in every event it records (`detail.approval`)."""
+        """Add one event (flushed with the next commit), closing `intent` (or the intent whose
+        id is `intent_id`) if given. A change carried out on approval names its approver in
+        every event it records (`detail.approval`)."""
         approval = self.context.approval()
         if approval is not None:
             detail = {**(detail or {}), "approval": approval}
@@ -66,7 +68,7 @@ class AuditRecorder:
             outcome=outcome,
             rollout_id=rollout_id,
             operation_id=operation_id,
-            intent_id=intent.id if intent is not None else None,
+            intent_id=intent.id if intent is not None else intent_id,
             ticket=self.context.ticket,
             reason=self.context.reason,
             request_id=self.context.request_id,

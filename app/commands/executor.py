@@ -44,10 +44,12 @@ _CLAIM = select(Command).from_statement(
 
 @dataclass(frozen=True)
 class Claimed:
-    """A command this executor holds, and what its Graph call needs."""
+    """A command this executor holds, and what its Graph call needs; for a command run by its
+    requester, the requester's change context (the one its intent was recorded under)."""
 
     command: Command
     target: kinds.Target
+    context: ChangeContext | None = None
 
 
 class CommandExecutor:
@@ -77,10 +79,14 @@ class CommandExecutor:
             return None
         return await self._run(claimed)
 
-    async def execute_held(self, command: Command, rollout: Rollout) -> Command:
+    async def execute_held(
+        self, command: Command, rollout: Rollout, context: ChangeContext
+    ) -> Command:
         """Run a command its requester recorded as held (commands.service.enqueue) and has just
-        committed, on `rollout` as the requester read it; as execute, without the claim."""
-        return await self._run(Claimed(command, kinds.Target.of(rollout, command.anchor)))
+        committed, on `rollout` as the requester read it; as execute, without the claim. The
+        outcome is recorded under the requester's `context`, as its intent was."""
+        target = kinds.Target.of(rollout, command.anchor)
+        return await self._run(Claimed(command, target, context))
 
     async def _run(self, claimed: Claimed) -> Command:
         command = claimed.command
@@ -92,9 +98,9 @@ class CommandExecutor:
                 )
             except GraphError as error:
                 error.context.setdefault("rolloutId", str(command.rollout_id))
-                await self._record_failure(command, error)
+                await self._record_failure(claimed, error)
                 raise
-            return await self._record_success(command, result)
+            return await self._record_success(claimed, result)
         finally:
             request_id_var.reset(token)
 
@@ -114,47 +120,54 @@ class CommandExecutor:
         """Record a create's pre-created audience id before the deployment is asked for."""
 
         async def save(audience_id: str) -> None:
+            # One statement: PostgreSQL runs the command's UPDATE in the WITH to completion.
+            anchored = (
+                update(Command)
+                .where(Command.id == command.id)
+                .values(anchor=audience_id)
+                .cte("anchored")
+            )
             async with self.sessionmaker() as session:
-                await session.execute(
-                    update(Command).where(Command.id == command.id).values(anchor=audience_id)
-                )
                 await session.execute(
                     update(Rollout)
                     .where(Rollout.id == command.rollout_id)
                     .values(graph_audience_id=audience_id)
+                    .add_cte(anchored),
+                    execution_options={"synchronize_session": False},
                 )
                 await UnitOfWork(session).commit()
 
         return save
 
-    def _context(self, command: Command) -> ChangeContext:
-        return ChangeContext(
+    async def _context(self, uow: UnitOfWork, command: Command) -> ChangeContext:
+        """The change context the command's intent was recorded under, approval included."""
+        context = ChangeContext(
             actor=command.actor,
             ticket=command.ticket,
             reason=command.reason,
             request_id=command.request_id,
         )
+        if command.intent_event_id is None:
+            return context
+        intent = await uow.session.get(AuditEvent, command.intent_event_id)
+        return context.approved((intent.detail or {}).get("approval") if intent else None)
 
     async def _close(
         self,
         uow: UnitOfWork,
-        command: Command,
+        claimed: Claimed,
         outcome: str,
         request_ids: list[str],
         detail: dict[str, Any] | None,
     ) -> None:
         """The audit event closing the command's intent, and the command's own end."""
-        intent = (
-            await uow.session.get(AuditEvent, command.intent_event_id)
-            if command.intent_event_id is not None
-            else None
-        )
-        approval = (intent.detail or {}).get("approval") if intent is not None else None
-        AuditRecorder(uow, self._context(command).approved(approval)).record(
+        command = claimed.command
+        context = claimed.context or await self._context(uow, command)
+        AuditRecorder(uow, context).record(
             action=command.action,
             outcome=outcome,
             rollout_id=command.rollout_id,
-            intent=intent,
+            intent_id=command.intent_event_id,
             graph_request_ids=request_ids,
             detail=detail,
         )
@@ -165,22 +178,24 @@ class CommandExecutor:
         )
 
     async def record_success(
-        self, uow: UnitOfWork, command: Command, result: GraphResult[Any]
+        self, uow: UnitOfWork, claimed: Claimed, result: GraphResult[Any]
     ) -> None:
         """Graph's success in `uow` (not committed): the rollout's transition, the work a
         created deployment releases, the `succeeded` event and the command's end."""
+        command = claimed.command
         rollout = await uow.session.get(Rollout, command.rollout_id, with_for_update=True)
         assert rollout is not None
         detail = kinds.succeeded(command.kind, command.payload, rollout, result.value, self.clock())
         if command.kind == kinds.CREATE and self.on_created is not None:
             await self.on_created(uow, rollout)
-        await self._close(uow, command, "succeeded", list(result.request_ids), detail)
+        await self._close(uow, claimed, "succeeded", list(result.request_ids), detail)
 
-    async def _record_success(self, command: Command, result: GraphResult[Any]) -> Command:
+    async def _record_success(self, claimed: Claimed, result: GraphResult[Any]) -> Command:
+        command = claimed.command
         try:
             async with self.sessionmaker() as session:
                 uow = UnitOfWork(session)
-                await self.record_success(uow, command, result)
+                await self.record_success(uow, claimed, result)
                 await uow.commit()
         except (DatabaseUnavailable, DBAPIError) as exc:
             # Graph made the change; the lease runs out and the command runs again, adopting it.
@@ -194,10 +209,11 @@ class CommandExecutor:
         command.status = "succeeded"
         return command
 
-    async def _record_failure(self, command: Command, error: GraphError) -> None:
+    async def _record_failure(self, claimed: Claimed, error: GraphError) -> None:
         """A failure is recorded as `failed` (with `outcomeUnknown` when Graph may have applied
         it: the drift check then reports what Graph did). An ambiguous create instead stays held
         until its lease runs out and runs again, adopting the deployment its anchor finds."""
+        command = claimed.command
         if error.outcome_unknown and command.kind == kinds.CREATE:
             log.warning("command %s: outcome unknown, retried later: %s", command.id, error)
             return
@@ -209,7 +225,7 @@ class CommandExecutor:
             if command.kind == kinds.CREATE and rollout.status == "failed":
                 await abandon_operations_of(uow, rollout.id, self.clock())
             await self._close(
-                uow, command, "failed", list(error.request_ids), graph_error_detail(error)
+                uow, claimed, "failed", list(error.request_ids), graph_error_detail(error)
             )
             await uow.commit()
 

@@ -44,5 +44,5 @@ async def run_command(
     await services.uow.commit()
     # The executor records the outcome in sessions of its own: the command leaves this one.
     services.uow.session.expunge(command)
-    await commands.execute_held(command, rollout)
+    await commands.execute_held(command, rollout, context)
     return command.id

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 from app.audit.models import AuditEvent
 from app.audit.recorder import AuditRecorder
+from app.change_context import ChangeContext
 from app.commands import kinds
-from app.commands.executor import CommandExecutor
+from app.commands.executor import Claimed, CommandExecutor
 from app.commands.models import Command
 from app.graph.client import GraphClient, GraphClientConfig
 from app.operations import item_store
@@ -83,7 +84,9 @@ class PlanningCommandExecutor(CommandExecutor):
         )
         self.uow = uow
 
-    async def execute_held(self, command: Command, rollout: Rollout) -> Command:
+    async def execute_held(
+        self, command: Command, rollout: Rollout, context: ChangeContext
+    ) -> Command:
         self.uow.session.add(command)  # the request's transaction is the whole dry run
         target = kinds.Target.of(rollout, command.anchor)
 
@@ -92,6 +95,6 @@ class PlanningCommandExecutor(CommandExecutor):
             rollout.graph_audience_id = audience_id
 
         result = await kinds.call(self.graph, command.kind, command.payload, target, save_anchor)
-        await self.record_success(self.uow, command, result)
+        await self.record_success(self.uow, Claimed(command, target, context), result)
         await self.uow.commit()
         return command

@@ -116,8 +116,12 @@ async def test_a_lost_response_on_create_is_adopted_in_the_same_request(
     assert len(simulator.deployments) == 1
     assert response.json()["graphDeploymentId"] == next(iter(simulator.deployments))
     assert simulator.count("GET", DEPLOYMENTS) >= 1  # it looked before it would have re-sent
-    trail = [(e.action, e.outcome) for e in await audit_trail(app, response.json()["id"])]
-    assert trail == [("rollout.create", "requested"), ("rollout.create", "succeeded")]
+    events = await audit_trail(app, response.json()["id"])
+    assert [(e.action, e.outcome) for e in events] == [
+        ("rollout.create", "requested"),
+        ("rollout.create", "succeeded"),
+    ]
+    assert events[1].intent_id == events[0].id  # the outcome closes the request's intent
 
 
 async def test_when_graph_cannot_even_be_asked_the_rollout_waits_for_reconciliation(

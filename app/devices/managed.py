@@ -137,19 +137,22 @@ async def record_enrolled(
         ],
         rows,
     )
-    await uow.session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["device_id", "category"],
-            set_={
-                "status": "enrolled",
-                "enrolled_at": _enrolled_at(statement.excluded.enrolled_at),
-                "enrolled_by_operation": statement.excluded.enrolled_by_operation,
-                "last_rollout_id": statement.excluded.last_rollout_id,
-                "left_at": None,
-                "released_at": None,
-            },
+    # Without autoflush: audit events waiting for the commit (the enrollment's `succeeded`)
+    # are then written together with the next ones, in one INSERT, instead of one each.
+    with uow.session.no_autoflush:
+        await uow.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["device_id", "category"],
+                set_={
+                    "status": "enrolled",
+                    "enrolled_at": _enrolled_at(statement.excluded.enrolled_at),
+                    "enrolled_by_operation": statement.excluded.enrolled_by_operation,
+                    "last_rollout_id": statement.excluded.last_rollout_id,
+                    "left_at": None,
+                    "released_at": None,
+                },
+            )
         )
-    )
 
 
 def _enrolled_at(new: ColumnElement[datetime]) -> ColumnElement[datetime]:

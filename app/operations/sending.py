@@ -31,7 +31,8 @@ def not_attempted(error: GraphError) -> str:
 
 
 class ChunkSender:
-    """Sends the chunks of one operation, each in its own unit of work."""
+    """Sends the chunks of one operation, each in its own unit of work; the caller commits
+    the chunk's end (its last Graph call's outcome is left to that commit)."""
 
     def __init__(
         self,
@@ -159,6 +160,8 @@ class ChunkSender:
                     name: sum(1 for i in items if i.change == name) for name, _ in AUDIENCE_FIELDS
                 },
                 call=lambda: self.graph.update_audience_chunk(deployment_id, change),
+                # Committed at the chunk's end, with its items marked sent.
+                success_with_next_commit=True,
             )
         except GraphError as error:
             return await self.refused(audit, items, error)
@@ -187,6 +190,8 @@ class ChunkSender:
                 device_ids=ids,
                 detail={"updateCategory": self.category},
                 call=lambda: self.graph.unenroll_assets_chunk(self.category, ids),  # type: ignore[arg-type]
+                # Committed at the chunk's end, with its items marked sent.
+                success_with_next_commit=True,
             )
         except GraphError as error:
             return await self.refused(audit, items, error)

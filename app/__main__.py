@@ -26,14 +26,21 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     get_settings()  # a refused configuration stops here, before uvicorn imports the app
+    import app.main  # noqa: F401  (uvicorn finds it imported)
+    from app.heap import freeze_startup_heap
+
+    freeze_startup_heap()
     uvicorn.run("app.main:app", host=args.host, port=args.port, proxy_headers=True, log_config=None)
     return 0
 
 
 def _worker(_: argparse.Namespace) -> int:
+    from app.heap import freeze_startup_heap
     from app.jobs.process import main as run_worker
 
-    return run_worker(get_settings())
+    settings = get_settings()
+    freeze_startup_heap()
+    return run_worker(settings)
 
 
 def _migrate(_: argparse.Namespace) -> int:

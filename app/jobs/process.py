@@ -9,6 +9,7 @@ import sys
 
 from procrastinate.worker import Worker
 from prometheus_client import start_http_server
+from uvicorn.loops.auto import auto_loop_factory
 
 from app.db import create_engine, create_sessionmaker
 from app.embedded_db import start_embedded_postgres
@@ -89,5 +90,8 @@ def main(settings: Settings) -> int:
     if settings.graph_mode == "simulator":
         print(f"configuration refused: {SIMULATOR_REFUSAL}", file=sys.stderr, flush=True)
         return 2
-    asyncio.run(run_worker_process(settings))
+    # The event loop `serve` runs on (uvicorn's choice: uvloop where installed), so that a
+    # worker of its own costs what the worker inside `serve` costs.
+    with asyncio.Runner(loop_factory=auto_loop_factory()) as runner:
+        runner.run(run_worker_process(settings))
     return 0

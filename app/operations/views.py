@@ -45,7 +45,14 @@ async def _listed(session: AsyncSession, operation_id: uuid.UUID, *where: Any) -
 
 async def operation_out(session: AsyncSession, operation: Operation) -> OperationOut:
     """The public view of an operation, with its first failed and warned device changes."""
-    failed = await _listed(session, operation.id, OperationItem.status == "failed")
+    # A failed item always has its error code (a CHECK): naming both lets the partial index of
+    # failed items serve the list.
+    failed = await _listed(
+        session,
+        operation.id,
+        OperationItem.status == "failed",
+        OperationItem.error_code.is_not(None),
+    )
     warned = await _listed(session, operation.id, OperationItem.warning_code.is_not(None))
     return OperationOut(
         id=str(operation.id),

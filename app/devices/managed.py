@@ -186,11 +186,19 @@ async def record_left(
 async def record_joined(
     uow: UnitOfWork, *, rollout_id: uuid.UUID, category: str, device_ids: Sequence[str]
 ) -> None:
-    """Graph shows these devices as members of the rollout: it is the one that last had them."""
+    """Graph shows these devices as members of the rollout: it is the one that last had them.
+    Devices already recorded so (as their enrollment for this rollout left them) are not
+    written again: an UPDATE to the same values would still write a new version of each row."""
     await _update_devices(
         uow,
         device_ids,
-        ManagedDevice.category == category,
+        and_(
+            ManagedDevice.category == category,
+            or_(
+                ManagedDevice.last_rollout_id.is_distinct_from(rollout_id),
+                ManagedDevice.left_at.is_not(None),
+            ),
+        ),
         last_rollout_id=rollout_id,
         left_at=None,
     )

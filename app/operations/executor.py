@@ -168,39 +168,58 @@ class OperationExecutor:
     async def _send_all(
         self, context: ChangeContext, operation: Operation, rollout: Rollout | None, final: bool
     ) -> GraphError | None:
-        """Send the pending items in chunks, up to `concurrency` chunks at a time, each chunk's
-        outcome committed on its own; after an error later calls would meet too, the chunks not
-        started yet are not sent. Returns the outage that left devices pending for a later
-        attempt (not `final`), if any."""
+        """Send the pending items in chunks, up to `concurrency` chunks at a time; after an error
+        later calls would meet too, the chunks not started yet are not sent. Returns the outage
+        that left devices pending for a later attempt (not `final`), if any.
+
+        Each of `concurrency` lanes sends chunks one after another with one session. A chunk's
+        end (its last call's outcome, its items marked sent) is committed with the next
+        chunk's intent, which is committed before that chunk's first call: one commit fewer
+        per chunk, and a crash in between leaves what a crash between the call and its own
+        commit would (the intent without its outcome; the items pending, sent again)."""
         async with self.sessionmaker() as session:
             pending = await item_store.load(session, operation.id, "pending")
         if not pending:
             return None
         sender = ChunkSender.for_operation(self.graph, operation, rollout, final=final)
         chunks = item_store.chunks_of(pending, self.chunk_size)
-        slots = asyncio.Semaphore(self.concurrency)
+        untaken = iter(chunks)  # shared by the lanes: each chunk is taken by one of them
         stopped: list[GraphError] = []
 
-        async def send(chunk: Sequence[Item]) -> None:
-            async with slots, self.sessionmaker() as session:
-                if self.stopping.is_set():
-                    return  # left pending: the worker is stopping, another one sends it
+        async def lane() -> None:
+            async with self.sessionmaker() as session:
                 uow = UnitOfWork(session)
                 audit = AuditRecorder(uow, context)
-                reason = await self._not_sendable(session, operation, stopped)
-                if reason is not None and _waits(stopped, final):
-                    pass  # Graph is down: left pending for the next attempt
-                elif reason is not None:
-                    await sender.fail(audit, chunk, "notAttempted", reason)
-                elif operation.kind == "devices.release":
-                    stopped.extend(filter(None, [await sender.release_chunk(audit, chunk)]))
-                else:
-                    now = self.clock()
-                    stopped.extend(filter(None, [await sender.audience_chunk(audit, chunk, now)]))
+                for chunk in untaken:
+                    if self.stopping.is_set():
+                        break  # left pending: the worker is stopping, another one sends it
+                    await self._send_chunk(audit, sender, operation, chunk, stopped, final)
                 await uow.commit()
 
-        await asyncio.gather(*(send(chunk) for chunk in chunks))
+        await asyncio.gather(*(lane() for _ in range(min(self.concurrency, len(chunks)))))
         return stopped[0] if _waits(stopped, final) else None
+
+    async def _send_chunk(
+        self,
+        audit: AuditRecorder,
+        sender: ChunkSender,
+        operation: Operation,
+        chunk: Sequence[Item],
+        stopped: list[GraphError],
+        final: bool,
+    ) -> None:
+        """Send one chunk (or fail it, or leave it pending); its end is left to the next
+        commit."""
+        reason = await self._not_sendable(audit.uow.session, operation, stopped)
+        if reason is not None and _waits(stopped, final):
+            pass  # Graph is down: left pending for the next attempt
+        elif reason is not None:
+            await sender.fail(audit, chunk, "notAttempted", reason)
+        elif operation.kind == "devices.release":
+            stopped.extend(filter(None, [await sender.release_chunk(audit, chunk)]))
+        else:
+            now = self.clock()
+            stopped.extend(filter(None, [await sender.audience_chunk(audit, chunk, now)]))
 
     async def _not_sendable(
         self, session: AsyncSession, operation: Operation, stopped: list[GraphError]
@@ -211,7 +230,10 @@ class OperationExecutor:
             return not_attempted(stopped[0])
         if operation.kind == "devices.release" or operation.rollout_id is None:
             return None
-        rollout = await session.get(Rollout, operation.rollout_id)
+        # Without autoflush: the previous chunk's outcome, waiting for the commit, is then
+        # written in one INSERT with this chunk's intent.
+        with session.no_autoflush:
+            rollout = await session.get(Rollout, operation.rollout_id)
         if rollout is None or not _accepts_changes(rollout):
             return _not_sent(rollout)
         return None

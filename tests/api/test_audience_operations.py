@@ -20,6 +20,7 @@ from app.change_context import ChangeContext
 from app.operations.models import Operation, OperationItem
 from app.operations.queueing import queue_operation
 from app.rollouts.models import Rollout
+from app.settings import Settings
 from app.simulator.calls import CallRecord
 from app.simulator.state import SimulatorState
 from app.unit_of_work import UnitOfWork
@@ -135,6 +136,36 @@ async def test_a_chunks_enrollment_outcome_is_committed_with_its_audience_change
     for event in enrolled:
         intent = asked[frozenset(event.device_ids)]
         assert (intent.at, intent.seq) == (event.at, event.seq + 1)
+
+
+async def test_a_chunks_end_is_committed_with_the_next_chunks_intent_in_its_lane(
+    client: httpx.AsyncClient, app: FastAPI, settings: Settings
+) -> None:
+    """Each of GRAPH_CONCURRENCY lanes sends chunks one after another, and a chunk's last
+    outcome goes in with the next chunk's first intent (one transaction: the same `at`,
+    consecutive seq); only each lane's last chunk commits its end alone."""
+    rollout = await create_rollout(client)
+    devices = device_ids(1001)  # 6 chunks
+
+    answer = await change(client, rollout["id"], {"addDevices": devices})
+
+    assert answer.json()["status"] == "succeeded", answer.text
+    trail = await audit_trail(app, rollout["id"])
+    by_seq = {e.seq: e for e in trail}
+    ends = [e for e in trail if (e.action, e.outcome) == ("graph.updateAudience", "succeeded")]
+    assert len(ends) == 6
+    followed = [
+        (end, by_seq[end.seq + 1])
+        for end in ends
+        if end.seq + 1 in by_seq
+        and (by_seq[end.seq + 1].action, by_seq[end.seq + 1].outcome)
+        == ("devices.enroll", "requested")
+        and by_seq[end.seq + 1].at == end.at
+    ]
+    lanes = min(settings.graph_concurrency, 6)
+    assert len(followed) == 6 - lanes
+    for end, intent in followed:
+        assert not set(end.device_ids) & set(intent.device_ids)  # the next chunk's devices
 
 
 async def test_without_prefer_the_answer_is_202_with_the_operation_to_poll(

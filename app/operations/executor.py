@@ -168,15 +168,15 @@ class OperationExecutor:
     async def _send_all(
         self, context: ChangeContext, operation: Operation, rollout: Rollout | None, final: bool
     ) -> GraphError | None:
-        """Send the pending items in chunks, up to `concurrency` chunks at a time; after an error
-        later calls would meet too, the chunks not started yet are not sent. Returns the outage
-        that left devices pending for a later attempt (not `final`), if any.
+        """Send the pending items in chunks through `concurrency` lanes, each sending one chunk
+        after another with one session; after an error later calls would meet too, the chunks
+        not started yet are not sent. Returns the outage that left devices pending for a later
+        attempt (not `final`), if any.
 
-        Each of `concurrency` lanes sends chunks one after another with one session. A chunk's
-        end (its last call's outcome, its items marked sent) is committed with the next
-        chunk's intent, which is committed before that chunk's first call: one commit fewer
-        per chunk, and a crash in between leaves what a crash between the call and its own
-        commit would (the intent without its outcome; the items pending, sent again)."""
+        A chunk's end (its last call's outcome, its items marked sent) is committed with the
+        lane's next intent, before that chunk's first call: one commit fewer per chunk, and a
+        crash in between leaves what a crash between the call and its own commit would (the
+        intent without its outcome; the items pending, sent again)."""
         async with self.sessionmaker() as session:
             pending = await item_store.load(session, operation.id, "pending")
         if not pending:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+import urllib.request
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import httpx
 
 from app.graph.auth import ClientCredentialsTokenProvider, MsalTokenProvider, scope_for
 from app.graph.client import GraphClient, GraphClientConfig
-from app.graph.http_client import CookielessClient
+from app.graph.http_client import AsyncioTransport, CookielessClient
 from app.settings import Settings
 
 SIMULATOR_BASE_URL = "http://graph-simulator.local/beta"
@@ -47,6 +48,15 @@ def ssl_context(ca_bundle: Path | None) -> ssl.SSLContext:
     return context
 
 
+def connection_options(context: ssl.SSLContext) -> dict[str, Any]:
+    """How the live client connects: over asyncio's own transports (AsyncioTransport), or, when
+    the environment names a proxy (HTTPS_PROXY, ALL_PROXY, HTTP_PROXY, in any case), through
+    httpx's own transport, which honours those variables and NO_PROXY exactly as before."""
+    if any(scheme in urllib.request.getproxies() for scheme in ("https", "all", "http")):
+        return {"verify": context}
+    return {"transport": AsyncioTransport(context)}
+
+
 def _timeout(settings: Settings) -> httpx.Timeout:
     """One overall per-request timeout, with a shorter connect phase."""
     seconds = settings.graph_timeout_seconds
@@ -60,8 +70,8 @@ def build_live(settings: Settings, concurrency: int | None = None) -> tuple[Grap
     http = CookielessClient(
         base_url=settings.graph_base_url,
         timeout=_timeout(settings),
-        verify=ssl_context(settings.graph_ca_bundle),
         headers={"User-Agent": "autopatch-rollouts"},
+        **connection_options(ssl_context(settings.graph_ca_bundle)),
     )
     tokens = MsalTokenProvider(
         authority=f"{settings.graph_authority_host.rstrip('/')}/{settings.graph_tenant_id}",

@@ -1,0 +1,363 @@
+"""AsyncioTransport: the live Graph client's HTTP/1.1 over asyncio's own transports answers as
+httpx's own transport does, reuses connections only while the server keeps them, and turns
+network failures into the httpx errors the Graph client handles. Each test runs on asyncio's
+default event loop and on uvloop (the loop `serve` and `worker` run on)."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvloop
+
+from app.graph.factory import build_live, connection_options, ssl_context
+from app.graph.http_client import AsyncioTransport, CookielessClient
+from app.settings import Settings
+from app.simulator import SimulatorState
+from tests.auth.keys import API_KEYS
+from tests.graph.tls_server import RunningSimulator, serve_tls
+
+LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
+    "asyncio": asyncio.new_event_loop,
+    "uvloop": uvloop.new_event_loop,
+}
+ROOT = "/beta/admin/windows/updates"
+ACTION = "microsoft.graph.windowsUpdates."
+
+
+@pytest.fixture(params=sorted(LOOPS))
+def run(request: pytest.FixtureRequest) -> Callable[[Awaitable[object]], object]:
+    """Run a coroutine to completion on a fresh loop of the parametrised kind."""
+
+    def runner(coroutine: Awaitable[object]) -> object:
+        with asyncio.Runner(loop_factory=LOOPS[request.param]) as loop_runner:
+            return loop_runner.run(coroutine)  # type: ignore[arg-type]
+
+    return runner
+
+
+@pytest.fixture(scope="module")
+def tls_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSimulator]:
+    state = SimulatorState(client_id="transport-client", client_secret="s3cret", synchronous=True)
+    with serve_tls(state, tmp_path_factory.mktemp("tls")) as running:
+        yield running
+
+
+def client(sim: RunningSimulator, *, ours: bool) -> httpx.AsyncClient:
+    context = ssl_context(sim.tls.ca_pem)
+    options = {"transport": AsyncioTransport(context)} if ours else {"verify": context}
+    return CookielessClient(base_url=sim.url, timeout=30, **options)  # type: ignore[arg-type]
+
+
+async def graph_session(http: httpx.AsyncClient) -> list[tuple[int, bytes]]:
+    """A token, then a rollout's Graph calls: a deployment, 150 devices enrolled and added, the
+    members read back page by page, an unknown deployment (404). Status and body of each."""
+    answers: list[httpx.Response] = []
+    token = await http.post(
+        "/contoso/oauth2/v2.0/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": "transport-client",
+            "client_secret": "s3cret",
+            "scope": "https://graph.microsoft.com/.default",
+        },
+    )
+    assert token.status_code == 200, token.text
+    http.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+    audience = await http.post(f"{ROOT}/deploymentAudiences", json={})
+    entries = await http.get(f"{ROOT}/catalog/entries")
+    entry = next(e for e in entries.json()["value"] if "featureUpdate" in e["@odata.type"])
+    deployment = await http.post(
+        f"{ROOT}/deployments",
+        json={
+            "@odata.type": f"#{ACTION}deployment",
+            "content": {
+                "@odata.type": f"#{ACTION}catalogContent",
+                "catalogEntry": {"@odata.type": entry["@odata.type"], "id": entry["id"]},
+            },
+            "audience": {"id": audience.json()["id"]},
+        },
+    )
+    deployment_id = deployment.json()["id"]
+    assets = [
+        {"@odata.type": f"#{ACTION}azureADDevice", "id": f"0000{n:04d}-0000-4000-8000-000000000000"}
+        for n in range(150)
+    ]
+    answers.append(
+        await http.post(
+            f"{ROOT}/updatableAssets/{ACTION}enrollAssets",
+            json={"updateCategory": "feature", "assets": assets},
+        )
+    )
+    answers.append(
+        await http.post(
+            f"{ROOT}/deployments/{deployment_id}/audience/{ACTION}updateAudience",
+            json={"addMembers": assets},
+        )
+    )
+    url: str | None = f"{ROOT}/deployments/{deployment_id}/audience/members"
+    members: list[str] = []
+    while url:
+        page = await http.get(url)
+        answers.append(page)
+        members += [m["id"] for m in page.json()["value"]]
+        url = page.json().get("@odata.nextLink")
+    answers.append(await http.get(f"{ROOT}/deployments/not-a-deployment"))
+    assert sorted(members) == sorted(a["id"] for a in assets)
+    await http.aclose()
+    return [(a.status_code, a.content if a.status_code >= 400 else b"") for a in answers] + [
+        (len(members), b"")
+    ]
+
+
+def test_a_rollouts_calls_over_tls_answer_as_through_httpx_own_transport(
+    tls_sim: RunningSimulator, run: Callable[[Awaitable[object]], object]
+) -> None:
+    ours = run(graph_session(client(tls_sim, ours=True)))
+    theirs = run(graph_session(client(tls_sim, ours=False)))
+    statuses = [status for status, _ in ours]  # type: ignore[attr-defined]
+    assert statuses[:2] == [202, 202] and statuses[-2:] == [404, 150]
+    assert len(statuses) >= 5  # the 150 members came back over more than one page
+    # The 404's body carries a request id of its own, so only its error code is compared.
+    assert [s for s, _ in ours] == [s for s, _ in theirs]  # type: ignore[attr-defined]
+    assert b'"code":"NotFound"' in ours[-2][1]  # type: ignore[index]
+
+
+class RawServer:
+    """A plain-HTTP server on loopback scripted per connection, counting its connections."""
+
+    def __init__(
+        self, handle: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+    ) -> None:
+        self.handle = handle
+        self.connections = 0
+        self.server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> str:
+        async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.connections += 1
+            try:
+                await self.handle(reader, writer)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                pass
+            finally:
+                writer.close()
+
+        self.server = await asyncio.start_server(accept, "127.0.0.1", 0)
+        port = self.server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self.server is not None
+        self.server.close()
+
+
+async def read_request(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
+    """One request's head and body (Content-Length bodies only)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    return head, await reader.readexactly(length)
+
+
+def answer(body: bytes, *, close: bool = False) -> bytes:
+    connection = b"close" if close else b"keep-alive"
+    return (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+        b"Content-Length: "
+        + str(len(body)).encode()
+        + b"\r\nConnection: "
+        + connection
+        + b"\r\n\r\n"
+    ) + body
+
+
+def plain_client(url: str, timeout: float = 10) -> httpx.AsyncClient:
+    return CookielessClient(
+        base_url=url, timeout=timeout, transport=AsyncioTransport(ssl.create_default_context())
+    )
+
+
+def test_calls_in_sequence_share_one_connection(
+    run: Callable[[Awaitable[object]], object],
+) -> None:
+    async def keep_alive(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            _, body = await read_request(reader)
+            writer.write(answer(b"echo:" + body))
+
+    async def scenario() -> tuple[list[bytes], int]:
+        server = RawServer(keep_alive)
+        async with server as url, plain_client(url) as http:
+            bodies = [
+                (await http.post("/x", content=f"call {n}".encode())).content for n in range(5)
+            ]
+        return bodies, server.connections
+
+    bodies, connections = run(scenario())  # type: ignore[misc]
+    assert bodies == [f"echo:call {n}".encode() for n in range(5)]
+    assert connections == 1
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_reused(
+    run: Callable[[Awaitable[object]], object],
+) -> None:
+    async def one_then_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(answer(b"first"))  # says keep-alive, then closes once it is idle
+        await writer.drain()
+        await asyncio.sleep(0.05)
+
+    async def scenario() -> tuple[bytes, bytes, int]:
+        server = RawServer(one_then_close)
+        async with server as url, plain_client(url) as http:
+            first = (await http.get("/a")).content
+            await asyncio.sleep(0.3)  # the server has closed the pooled connection meanwhile
+            second = (await http.get("/b")).content
+        return first, second, server.connections
+
+    first, second, connections = run(scenario())  # type: ignore[misc]
+    assert (first, second) == (b"first", b"first")
+    assert connections == 2
+
+
+def test_large_bodies_cross_in_pieces_both_ways(run: Callable[[Awaitable[object]], object]) -> None:
+    """A 4 MB request to a server that reads slowly (the client waits for the transport to take
+    more) and a 4 MB answer sent in slow pieces (many reads) arrive whole."""
+    sent = bytes(range(256)) * (4 * 4096)
+
+    async def slow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        received = bytearray()
+        while len(received) < length:
+            received += await reader.read(65536)
+            await asyncio.sleep(0.001)
+        writer.write(answer(bytes(received))[: -len(received)])  # the head alone
+        for start in range(0, len(received), 256 * 1024):
+            writer.write(bytes(received[start : start + 256 * 1024]))
+            await writer.drain()
+            await asyncio.sleep(0.005)
+
+    async def scenario() -> bytes:
+        async with RawServer(slow) as url, plain_client(url) as http:
+            return (await http.post("/upload", content=sent)).content
+
+    assert run(scenario()) == sent
+
+
+def test_a_silent_server_is_a_read_timeout(run: Callable[[Awaitable[object]], object]) -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        await asyncio.sleep(5)
+
+    async def scenario() -> float:
+        async with RawServer(silent) as url, plain_client(url, timeout=0.3) as http:
+            started = time.monotonic()
+            with pytest.raises(httpx.ReadTimeout):
+                await http.get("/slow")
+            return time.monotonic() - started
+
+    assert 0.25 < run(scenario()) < 3  # type: ignore[operator]
+
+
+def test_a_server_that_drops_the_connection_mid_answer_is_a_transport_error(
+    run: Callable[[Awaitable[object]], object],
+) -> None:
+    async def drop(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(answer(b"x" * 1000)[:-500])  # half the body, then the connection ends
+
+    async def scenario() -> None:
+        async with RawServer(drop) as url, plain_client(url) as http:
+            with pytest.raises(httpx.RemoteProtocolError):
+                await http.get("/half")
+
+    run(scenario())
+
+
+def test_a_refused_connection_is_a_connect_error(
+    run: Callable[[Awaitable[object]], object],
+) -> None:
+    async def scenario() -> None:
+        server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        server.close()
+        await server.wait_closed()
+        async with plain_client(f"http://127.0.0.1:{port}") as http:
+            with pytest.raises(httpx.ConnectError):
+                await http.get("/")
+
+    run(scenario())
+
+
+def test_an_untrusted_certificate_is_a_connect_error(
+    tls_sim: RunningSimulator, run: Callable[[Awaitable[object]], object]
+) -> None:
+    async def scenario() -> None:
+        http = CookielessClient(
+            base_url=tls_sim.url, transport=AsyncioTransport(ssl.create_default_context())
+        )
+        async with http:
+            with pytest.raises(httpx.ConnectError, match="certificate"):
+                await http.get(f"{ROOT}/catalog/entries")
+
+    run(scenario())
+
+
+def live_settings(tmp_path: Path) -> Settings:
+    return Settings(
+        graph_mode="live",
+        graph_tenant_id="t",
+        graph_client_id="c",
+        graph_client_secret="s",
+        api_keys=API_KEYS,
+    )
+
+
+def test_without_a_proxy_in_the_environment_the_live_client_connects_over_asyncio(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in (
+        "HTTPS_PROXY",
+        "HTTP_PROXY",
+        "ALL_PROXY",
+        "https_proxy",
+        "http_proxy",
+        "all_proxy",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    assert isinstance(
+        connection_options(ssl.create_default_context())["transport"], AsyncioTransport
+    )
+
+
+@pytest.mark.parametrize("variable", ["HTTPS_PROXY", "https_proxy", "ALL_PROXY"])
+async def test_a_proxy_the_environment_names_carries_the_live_clients_calls(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, variable: str
+) -> None:
+    """As before this transport existed: httpx's own transport, which honours the variable."""
+    seen: list[bytes] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await reader.readuntil(b"\r\n"))
+        writer.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+
+    async with RawServer(proxy) as url:
+        monkeypatch.setenv(variable, url)
+        assert "transport" not in connection_options(ssl.create_default_context())
+        graph, close = build_live(live_settings(tmp_path))
+        try:
+            with pytest.raises(httpx.ProxyError):
+                await graph._http.get("https://graph.microsoft.com/beta/admin/windows/updates")
+        finally:
+            await close()
+    assert seen == [b"CONNECT graph.microsoft.com:443 HTTP/1.1\r\n"]

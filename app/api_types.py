@@ -9,7 +9,6 @@ NUL is refused as a 422 naming the field before anything is sent or written.
 from __future__ import annotations
 
 import re
-import uuid
 from copy import deepcopy
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
@@ -84,9 +83,11 @@ DURATION_PATTERN = _nonzero_duration_pattern()
 
 
 def _entra_device_id(value: str) -> str:
+    """The id in canonical form: GUID_PATTERN admits only the hyphenated form, which is
+    uuid.UUID's own text once lower-cased (a sixth of the cost of parsing it)."""
     if not _GUID.fullmatch(value):
         raise ValueError(f"not an Entra device id (a GUID): {value[:80]!r}")
-    return str(uuid.UUID(value))
+    return value.lower()
 
 
 MAX_DURATION_DAYS = 3650

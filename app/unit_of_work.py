@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Executable
 
 from app.idempotency.claim import mark_effects
 from app.problems import DatabaseUnavailable, ProblemError
@@ -87,3 +88,21 @@ async def committed(session: AsyncSession) -> AsyncIterator[UnitOfWork]:
     except BaseException:
         await uow.rollback()
         raise
+
+
+async def execute_alone(session: AsyncSession, statement: Executable, **options: Any) -> None:
+    """Run one statement as a transaction of its own, durable when this returns: in autocommit,
+    one round trip instead of three (BEGIN, the statement, COMMIT). PostgreSQL runs a single
+    statement, WITH parts included, all or nothing. The session must be between transactions; a
+    connection failure is a DatabaseUnavailable, as a failed commit's."""
+    if session.in_transaction():
+        raise RuntimeError("execute_alone runs between transactions, not inside one")
+    try:
+        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        await session.execute(statement, execution_options=options)
+    except DBAPIError as exc:
+        await session.rollback()
+        if is_connection_failure(exc):
+            raise DatabaseUnavailable("The change could not be recorded in the database.") from exc
+        raise
+    await session.commit()  # ends the stretch: the connection goes back as it came

@@ -26,7 +26,7 @@ from app.operations.abandon import abandon_operations_of
 from app.problems import DatabaseUnavailable
 from app.request_context import request_id_var
 from app.rollouts.models import Rollout
-from app.unit_of_work import UnitOfWork
+from app.unit_of_work import UnitOfWork, execute_alone
 
 log = logging.getLogger(__name__)
 
@@ -128,14 +128,14 @@ class CommandExecutor:
                 .cte("anchored")
             )
             async with self.sessionmaker() as session:
-                await session.execute(
+                await execute_alone(
+                    session,
                     update(Rollout)
                     .where(Rollout.id == command.rollout_id)
                     .values(graph_audience_id=audience_id)
                     .add_cte(anchored),
-                    execution_options={"synchronize_session": False},
+                    synchronize_session=False,
                 )
-                await UnitOfWork(session).commit()
 
         return save
 

@@ -8,11 +8,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
+    ARRAY,
     ColumnElement,
+    String,
+    Table,
     and_,
+    bindparam,
     case,
     delete,
     exists,
@@ -104,6 +108,42 @@ async def in_active_rollouts(
     return sorted((await uow.session.execute(query)).scalars())
 
 
+def _record_enrolled_statement() -> Any:
+    """The upsert of record_enrolled, built once: its parameters are bound per call (building
+    and keying this statement anew for every chunk cost the API more than running it)."""
+    devices = cast(Table, ManagedDevice.__table__)
+    rows = select(
+        func.unnest(bindparam("device_ids", type_=ARRAY(String))).column_valued("device_id"),
+        bindparam("category", type_=devices.c.category.type),
+        literal("enrolled", devices.c.status.type),
+        bindparam("now", type_=devices.c.enrolled_at.type),
+        bindparam("operation_id", type_=devices.c.enrolled_by_operation.type),
+        bindparam("rollout_id", type_=devices.c.last_rollout_id.type),
+    )
+    statement = insert(devices).from_select(
+        [
+            "device_id",
+            "category",
+            "status",
+            "enrolled_at",
+            "enrolled_by_operation",
+            "last_rollout_id",
+        ],
+        rows,
+    )
+    return statement.on_conflict_do_update(
+        index_elements=["device_id", "category"],
+        set_={
+            "status": "enrolled",
+            "enrolled_at": _enrolled_at(statement.excluded.enrolled_at),
+            "enrolled_by_operation": statement.excluded.enrolled_by_operation,
+            "last_rollout_id": statement.excluded.last_rollout_id,
+            "left_at": None,
+            "released_at": None,
+        },
+    )
+
+
 async def record_enrolled(
     uow: UnitOfWork,
     *,
@@ -116,42 +156,19 @@ async def record_enrolled(
     """Graph accepted enrollAssets for these devices: the service now holds them for `category`."""
     if not device_ids:
         return
-    # One statement whatever the number of devices: the ids travel as one array parameter, so
-    # the statement compiles once and is not rebuilt for every chunk's size.
-    rows = select(
-        func.unnest(string_array(device_ids)).column_valued("device_id"),
-        literal(category, ManagedDevice.category.type),
-        literal("enrolled", ManagedDevice.status.type),
-        literal(now, ManagedDevice.enrolled_at.type),
-        literal(operation_id, ManagedDevice.enrolled_by_operation.type),
-        literal(rollout_id, ManagedDevice.last_rollout_id.type),
-    )
-    statement = insert(ManagedDevice).from_select(
-        [
-            "device_id",
-            "category",
-            "status",
-            "enrolled_at",
-            "enrolled_by_operation",
-            "last_rollout_id",
-        ],
-        rows,
-    )
+    # One statement whatever the number of devices: the ids travel as one array parameter.
     # Without autoflush: audit events waiting for the commit (the enrollment's `succeeded`)
     # are then written together with the next ones, in one INSERT, instead of one each.
     with uow.session.no_autoflush:
         await uow.session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["device_id", "category"],
-                set_={
-                    "status": "enrolled",
-                    "enrolled_at": _enrolled_at(statement.excluded.enrolled_at),
-                    "enrolled_by_operation": statement.excluded.enrolled_by_operation,
-                    "last_rollout_id": statement.excluded.last_rollout_id,
-                    "left_at": None,
-                    "released_at": None,
-                },
-            )
+            _RECORD_ENROLLED,
+            {
+                "device_ids": list(device_ids),
+                "category": category,
+                "now": now,
+                "operation_id": operation_id,
+                "rollout_id": rollout_id,
+            },
         )
 
 
@@ -250,3 +267,6 @@ async def held_members_of(uow: UnitOfWork, rollout: Rollout) -> list[str]:
         .order_by(ManagedDevice.device_id)
     )
     return list((await uow.session.execute(query)).scalars())
+
+
+_RECORD_ENROLLED = _record_enrolled_statement()

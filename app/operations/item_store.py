@@ -3,11 +3,13 @@ per device stays a small fraction of Graph's, at 100,000 devices as at 10."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import ARRAY, Integer, Update, func, literal, select, update
+from sqlalchemy import ARRAY, Integer, String, Table, Update, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.operations.models import OperationItem
@@ -51,7 +53,7 @@ async def mark(
     items already settled otherwise are left alone."""
     seqs = [item.seq for item in items]
     if seqs:
-        await session.execute(mark_statement(operation_id, seqs, status, only_from, values))
+        await session.execute(*mark_statement(operation_id, seqs, status, only_from, values))
 
 
 def mark_statement(
@@ -60,23 +62,52 @@ def mark_statement(
     status: str,
     only_from: Sequence[str],
     values: Mapping[str, str | None],
-) -> Update:
-    """The UPDATE of `mark`. It bounds seq by the batch's lowest and highest too: a range the
-    (operation_id, status, seq) index scans directly. With `seq = ANY(...)` alone, PostgreSQL
-    15's planner, whose statistics predated the operation's items, filtered on it instead, and
-    every batch read all the operation's pending items (quadratic in the operation's size)."""
+) -> tuple[Update, dict[str, Any]]:
+    """The UPDATE `mark` runs, and its parameters (to EXPLAIN it)."""
+    statement = _marking(tuple(values))
+    return statement, _mark_parameters(operation_id, seqs, status, only_from, values)
+
+
+def _mark_parameters(
+    operation_id: uuid.UUID,
+    seqs: Sequence[int],
+    status: str,
+    only_from: Sequence[str],
+    values: Mapping[str, str | None],
+) -> dict[str, Any]:
+    return {
+        "of_operation": operation_id,
+        "lowest": min(seqs),
+        "highest": max(seqs),
+        "seqs": list(seqs),
+        "only_from": list(only_from),
+        "new_status": status,
+        **{f"new_{name}": value for name, value in values.items()},
+    }
+
+
+@functools.cache
+def _marking(value_names: tuple[str, ...]) -> Update:
+    """The UPDATE of `mark` for one set of columns, built once (building and keying it for
+    every chunk cost more than running it); its parameters are bound per call.
+
+    It bounds seq by the batch's lowest and highest too: a range the primary key scans
+    directly. With `seq = ANY(...)` alone, PostgreSQL 15's planner, whose statistics predated
+    the operation's items, filtered on it instead, and every batch read all the operation's
+    pending items (quadratic in the operation's size)."""
+    items = cast(Table, OperationItem.__table__)
     return (
-        update(OperationItem)
+        update(items)
         .where(
-            OperationItem.operation_id == operation_id,
-            OperationItem.status.in_(only_from),
-            OperationItem.seq.between(min(seqs), max(seqs)),
-            OperationItem.seq == func.any(literal(list(seqs), ARRAY(Integer))),
+            items.c.operation_id == bindparam("of_operation"),
+            items.c.status == func.any(bindparam("only_from", type_=ARRAY(String))),
+            items.c.seq.between(bindparam("lowest"), bindparam("highest")),
+            items.c.seq == func.any(bindparam("seqs", type_=ARRAY(Integer))),
         )
-        .values(status=status, **values)
-        # No OperationItem is ever loaded as an ORM object beside this: nothing in the session
-        # to bring up to date, so no fetching back every updated row's key to look for one.
-        .execution_options(synchronize_session=False)
+        .values(
+            status=bindparam("new_status"),
+            **{name: bindparam(f"new_{name}") for name in value_names},
+        )
     )
 
 

@@ -58,15 +58,18 @@ async def operation_with_items(engine: AsyncEngine) -> uuid.UUID:
     return operation_id
 
 
-async def explained(engine: AsyncEngine, statement: Executable) -> dict[str, Any]:
-    """The plan of `statement` as run (EXPLAIN ANALYZE, rolled back)."""
+async def explained(
+    engine: AsyncEngine, statement: Executable, parameters: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The plan of `statement` as run with `parameters` (EXPLAIN ANALYZE, rolled back)."""
     compiled = statement.compile(  # type: ignore[attr-defined]
-        dialect=engine.dialect, compile_kwargs={"render_postcompile": True}
+        dialect=engine.dialect, compile_kwargs={"render_postcompile": parameters is None}
     )
     async with engine.connect() as connection:
         found = (
             await connection.exec_driver_sql(
-                "EXPLAIN (ANALYZE, FORMAT JSON) " + str(compiled), compiled.params
+                "EXPLAIN (ANALYZE, FORMAT JSON) " + str(compiled),
+                compiled.construct_params(parameters),
             )
         ).scalar_one()
         await connection.rollback()
@@ -82,7 +85,7 @@ async def test_marking_a_batch_reads_only_that_batch_of_a_large_operation(
     try:
         operation_id = await operation_with_items(engine)
         plan = await explained(
-            engine, mark_statement(operation_id, list(BATCH), "sent", ("pending",), {})
+            engine, *mark_statement(operation_id, list(BATCH), "sent", ("pending",), {})
         )
 
         # What the UPDATE is fed (an index scan, or a bitmap heap scan over a bitmap index

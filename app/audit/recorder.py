@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 
+from app.audit import writing
 from app.audit.models import AuditEvent
 from app.change_context import ChangeContext
 from app.graph.errors import GraphError
@@ -76,7 +77,7 @@ class AuditRecorder:
             graph_request_ids=list(graph_request_ids),
             detail=detail or {},
         )
-        self.uow.session.add(event)
+        writing.add(self.uow.session.sync_session, event)
         if self.uow.dry_run is not None:
             self.uow.dry_run.events.append(event)
         self.uow.after_commit(lambda: AUDIT_EVENTS.labels(outcome).inc())

@@ -30,16 +30,12 @@ class _Connection(asyncio.Protocol):
     """What arrives on one connection, and the waiters for it."""
 
     def __init__(self) -> None:
-        self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
         self.eof = False
         self.lost: BaseException | None = None
         self.closed = False
         self._readable: asyncio.Future[None] | None = None
         self._writable: asyncio.Future[None] | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]  # uvloop's are not subclasses
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data

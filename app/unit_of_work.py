@@ -28,6 +28,14 @@ def is_connection_failure(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
+def _as_unrecorded(exc: DBAPIError) -> Exception:
+    """What a failed write raises: DatabaseUnavailable if the database could not be reached,
+    else the database's own error as it is."""
+    if is_connection_failure(exc):
+        return DatabaseUnavailable("The change could not be recorded in the database.")
+    return exc
+
+
 class UnitOfWork:
     """Wraps a session; `commit()` makes what was written durable or raises a 503 problem.
 
@@ -63,11 +71,7 @@ class UnitOfWork:
             raise
         except DBAPIError as exc:
             await self.rollback()
-            if is_connection_failure(exc):
-                raise DatabaseUnavailable(
-                    "The change could not be recorded in the database."
-                ) from exc
-            raise
+            raise _as_unrecorded(exc) from exc
         callbacks, self._after_commit = self._after_commit, []
         for callback in callbacks:
             callback()
@@ -102,7 +106,5 @@ async def execute_alone(session: AsyncSession, statement: Executable, **options:
         await session.execute(statement, execution_options=options)
     except DBAPIError as exc:
         await session.rollback()
-        if is_connection_failure(exc):
-            raise DatabaseUnavailable("The change could not be recorded in the database.") from exc
-        raise
+        raise _as_unrecorded(exc) from exc
     await session.commit()  # ends the stretch: the connection goes back as it came

@@ -36,7 +36,9 @@ _INSERT = insert(_TABLE).returning(_TABLE.c.id, _TABLE.c.at, sort_by_parameter_o
 
 
 def add(session: Session, audit_event: AuditEvent) -> None:
-    """Add `audit_event` to the session, to be written with the session's next flush."""
+    """Add `audit_event` to the session, to be written with the session's next flush. Its lists
+    and detail are set (AuditRecorder sets them): the columns refuse NULL, and no ORM default
+    fills them in on this path."""
     session.add(audit_event)
     session.info.setdefault(PENDING, []).append(audit_event)
 
@@ -50,10 +52,6 @@ def _write_events_alone(session: Session, _flush: UOWTransaction, _instances: An
     if len(new) != len(pending) or any(e not in new for e in pending):
         return  # other rows too: the ORM writes them all
     rows = [{column: getattr(e, column) for column in _COLUMNS} for e in pending]
-    for row in rows:
-        row["graph_request_ids"] = row["graph_request_ids"] or []
-        row["device_ids"] = row["device_ids"] or []
-        row["detail"] = row["detail"] or {}
     written = session.connection().execute(_INSERT, rows).all()
     for audit_event, (event_id, at) in zip(pending, written, strict=True):
         session.expunge(audit_event)

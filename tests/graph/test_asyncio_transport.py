@@ -9,7 +9,6 @@ import asyncio
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -312,7 +311,7 @@ def test_an_untrusted_certificate_is_a_connect_error(
     run(scenario())
 
 
-def live_settings(tmp_path: Path) -> Settings:
+def live_settings() -> Settings:
     return Settings(
         graph_mode="live",
         graph_tenant_id="t",
@@ -341,7 +340,7 @@ def test_without_a_proxy_in_the_environment_the_live_client_connects_over_asynci
 
 @pytest.mark.parametrize("variable", ["HTTPS_PROXY", "https_proxy", "ALL_PROXY"])
 async def test_a_proxy_the_environment_names_carries_the_live_clients_calls(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, variable: str
+    monkeypatch: pytest.MonkeyPatch, variable: str
 ) -> None:
     """As before this transport existed: httpx's own transport, which honours the variable."""
     seen: list[bytes] = []
@@ -354,7 +353,7 @@ async def test_a_proxy_the_environment_names_carries_the_live_clients_calls(
     async with RawServer(proxy) as url:
         monkeypatch.setenv(variable, url)
         assert "transport" not in connection_options(ssl.create_default_context())
-        graph, close = build_live(live_settings(tmp_path))
+        graph, close = build_live(live_settings())
         try:
             with pytest.raises(httpx.ProxyError):
                 await graph._http.get("https://graph.microsoft.com/beta/admin/windows/updates")

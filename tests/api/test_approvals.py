@@ -15,6 +15,7 @@ from sqlalchemy import func, select, text
 
 from app.audit.models import AuditEvent
 from app.auth.api_keys import key_digest
+from app.jobs.wiring import job_services
 from app.main import create_app
 from app.review.changes import expire_due
 from app.settings import Settings
@@ -310,12 +311,20 @@ async def test_the_workers_sweep_expires_changes_by_the_services_clock(
     settings: Settings, simulator: SimulatorState
 ) -> None:
     now = [NOW]
-    application = create_app(settings, simulator_state=simulator, clock=lambda: now[0])
+    # No embedded worker: its own sweep, at the turn of a real minute, would expire the change
+    # first (or hold it locked) and race the calls below. The sweep's services are built here
+    # as the worker builds them, from the app's resources and its clock.
+    alone = settings.model_copy(update={"run_worker": False})
+    application = create_app(alone, simulator_state=simulator, clock=lambda: now[0])
     async with application.router.lifespan_context(application):
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
             change = await propose_create(http)
-            jobs = application.state.services.jobs
+            services = application.state.services
+            assert services.jobs is None
+            jobs = job_services(
+                alone, services.sessionmaker, services.graph, services.queue, services.clock
+            )
             assert await jobs.expire_changes() == 0
             now[0] = NOW + timedelta(days=1)  # exactly APPROVAL_TTL later: due
             assert await jobs.expire_changes() == 1

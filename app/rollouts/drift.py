@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -305,15 +305,24 @@ async def _in_flight(session: AsyncSession, rollout: Rollout) -> list[tuple[str,
 # ---- recording --------------------------------------------------------------------------------
 
 
-async def _last_events(session: AsyncSession, rollout_id: uuid.UUID) -> dict[str, AuditEvent]:
-    """The newest driftFound / driftCleared event of the rollout, per kind."""
+def last_events_query(rollout_id: uuid.UUID) -> Select[AuditEvent]:
+    """The newest driftFound / driftCleared event of the rollout, per kind, as a statement."""
     kind = AuditEvent.detail["kind"].astext
-    rows = await session.execute(
+    return (
         select(AuditEvent)
-        .where(AuditEvent.rollout_id == rollout_id, AuditEvent.action.in_((FOUND, CLEARED)))
+        .where(
+            AuditEvent.rollout_id == rollout_id,
+            AuditEvent.action.in_((FOUND, CLEARED)),
+            AuditEvent.seq.is_not(None),  # every committed event; lets the indexes serve
+        )
         .order_by(kind, AuditEvent.id.desc())
         .ext(distinct_on(kind))
     )
+
+
+async def _last_events(session: AsyncSession, rollout_id: uuid.UUID) -> dict[str, AuditEvent]:
+    """The newest driftFound / driftCleared event of the rollout, per kind."""
+    rows = await session.execute(last_events_query(rollout_id))
     return {str(event.detail.get("kind")): event for event in rows.scalars()}
 
 

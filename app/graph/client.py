@@ -85,6 +85,9 @@ CATALOG_TYPES = {
     "quality": "microsoft.graph.windowsUpdates.qualityUpdateCatalogEntry",
 }
 
+PageListener = Callable[[dict[str, AssetState]], None]
+"""Given each page of a listing of devices as it is read (id → AssetState)."""
+
 
 @dataclass(frozen=True)
 class GraphClientConfig:
@@ -379,15 +382,18 @@ class GraphClient:
             items += page
         return items, request_ids
 
-    async def _states(self, operation: str, path: str) -> GraphResult[dict[str, AssetState]]:
+    async def _states(
+        self, operation: str, path: str, on_page: PageListener | None = None
+    ) -> GraphResult[dict[str, AssetState]]:
         """Every asset of a collection as id → AssetState, page by page (constant memory per
-        page, whatever the size of the collection)."""
+        page, whatever the size of the collection); `on_page` is given each page's as it comes."""
         states: dict[str, AssetState] = {}
         request_ids: list[str] = []
         async for page in self._pages(operation, path, None, request_ids):
-            for item in page:
-                device_id, state = AssetState.of_body(item)
-                states[device_id] = state
+            read = dict(AssetState.of_body(item) for item in page)
+            states.update(read)
+            if on_page is not None:
+                on_page(read)
         return GraphResult(states, request_ids)
 
     # ---- catalog ---------------------------------------------------------------------------
@@ -606,13 +612,16 @@ class GraphClient:
         return GraphResult([parse_asset(i) for i in items], ids)
 
     async def audience_states(
-        self, deployment_id: str, relation: Literal["members", "exclusions"]
+        self,
+        deployment_id: str,
+        relation: Literal["members", "exclusions"],
+        on_page: PageListener | None = None,
     ) -> GraphResult[dict[str, AssetState]]:
         """Members or exclusions as id → AssetState (enrollment, registration errors); a 404
-        while the deployment exists means empty (graph.md)."""
+        while the deployment exists means empty (graph.md). `on_page` sees each page as read."""
         path = f"{ROOT}/deployments/{_segment(deployment_id)}/audience/{relation}"
         try:
-            return await self._states(f"listAudience{relation.title()}", path)
+            return await self._states(f"listAudience{relation.title()}", path, on_page)
         except GraphNotFound as missing:
             existing = await self.get_deployment(deployment_id)  # GraphNotFound if truly gone
             return GraphResult({}, [*missing.request_ids, *existing.request_ids])

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from app.graph.client import GraphClient
+from app.graph.client import GraphClient, PageListener
 from app.graph.wire import AssetState
 
 ENROLLED = frozenset({"enrolled", "enrolledWithPolicy"})
@@ -46,12 +46,18 @@ class GraphView:
 
 
 async def read_audience(
-    graph: GraphClient, deployment_id: str, *, members: bool, exclusions: bool
+    graph: GraphClient,
+    deployment_id: str,
+    *,
+    members: bool,
+    exclusions: bool,
+    on_members: PageListener | None = None,
 ) -> GraphView:
-    """The deployment's members (with enrollment and errors) and/or exclusions, all pages."""
+    """The deployment's members (with enrollment and errors) and/or exclusions, all pages;
+    `on_members` sees each page of members as it is read."""
     view = GraphView()
     if members:
-        listed = await graph.audience_states(deployment_id, "members")
+        listed = await graph.audience_states(deployment_id, "members", on_members)
         view.members = listed.value
         view.request_ids += listed.request_ids
     if exclusions:

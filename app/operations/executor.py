@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit.recorder import AuditRecorder
 from app.change_context import ChangeContext
-from app.graph.client import GraphClient
+from app.graph.client import GraphClient, PageListener
 from app.graph.errors import GraphError, is_transient
 from app.operations import item_store
 from app.operations.confirmation import (
@@ -31,6 +31,7 @@ from app.operations.confirmation import (
     read_assets,
     read_audience,
 )
+from app.operations.early_settling import read_settling
 from app.operations.item_store import Item
 from app.operations.models import Operation, OperationItem
 from app.operations.sending import ChunkSender, not_attempted
@@ -256,9 +257,15 @@ class OperationExecutor:
         while True:
             waited = (datetime.now(UTC) - operation.confirming_since).total_seconds()
             final = waited >= self.confirm_seconds
-            view = await self._read(operation, rollout, sent)
+            view, unsettled = await self._read_settling_shown(uow, operation, rollout, sent)
             sent = await settle(
-                uow, operation, sent, view, final=final, waited_seconds=waited, now=self.clock()
+                uow,
+                operation,
+                unsettled,
+                view,
+                final=final,
+                waited_seconds=waited,
+                now=self.clock(),
             )
             await uow.commit()
             if not sent:
@@ -267,6 +274,24 @@ class OperationExecutor:
                 raise HandedBack(operation.id)
             wait = next(polls, wait)
             await self._sleep_unless_stopping(max(0.0, min(wait, self.confirm_seconds - waited)))
+
+    async def _read_settling_shown(
+        self, uow: UnitOfWork, operation: Operation, rollout: Rollout | None, sent: list[Item]
+    ) -> tuple[GraphView | None, list[Item]]:
+        """One reading of Graph, during which the added members its pages list are settled
+        and committed (app.operations.early_settling); the reading, and the items left."""
+
+        async def settle_shown(items: list[Item], shown: GraphView) -> list[Item]:
+            waiting = await settle(
+                uow, operation, items, shown, final=False, waited_seconds=0.0, now=self.clock()
+            )
+            await uow.commit()
+            return waiting
+
+        def read(on_members: PageListener | None) -> Awaitable[GraphView | None]:
+            return self._read(operation, rollout, sent, on_members)
+
+        return await read_settling(read, sent, settle_shown)
 
     async def _sleep_unless_stopping(self, seconds: float) -> None:
         """Sleep, but wake as soon as the worker is asked to stop."""
@@ -280,9 +305,14 @@ class OperationExecutor:
             stop.cancel()
 
     async def _read(
-        self, operation: Operation, rollout: Rollout | None, items: list[Item]
+        self,
+        operation: Operation,
+        rollout: Rollout | None,
+        items: list[Item],
+        on_members: PageListener | None = None,
     ) -> GraphView | None:
-        """One reading of what Graph shows for the items; None when Graph could not be read."""
+        """One reading of what Graph shows for the items (`on_members` sees each page of
+        members as it comes); None when Graph could not be read."""
         try:
             if operation.kind == "devices.release":
                 return await read_assets(self.graph)
@@ -294,6 +324,7 @@ class OperationExecutor:
                 rollout.graph_deployment_id,
                 members=bool(changes & {"addMember", "removeMember"}),
                 exclusions=bool(changes & {"addExclusion", "removeExclusion"}),
+                on_members=on_members,
             )
             added = [item.device_id for item in items if item.change == "addMember"]
             await fill_missing_enrollment(self.graph, view, added, operation.update_category)

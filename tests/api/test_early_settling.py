@@ -48,7 +48,7 @@ async def add_devices(
     rollout_id = created.json()["id"]
     simulator.clear_calls()
     # Each call takes a while, as over a network: the reading of the pages lets others run.
-    simulator.faults.latency_seconds = 0.01
+    simulator.faults.latency_seconds = 0.02
     engine: AsyncEngine = app.state.services.sessionmaker.kw["bind"]
     with pages_read_at_each_mark(engine, simulator) as marks:
         answer = await client.post(
@@ -70,9 +70,10 @@ async def test_a_large_addition_is_settled_while_the_members_are_read(
     pages = len(simulator.find("GET", path_contains=MEMBERS))
 
     assert pages >= (len(good) + len(broken)) // simulator.page_size
-    # Two batches settled before the last page was read; the rest after it.
-    assert len([m for m in marks if m < pages]) == 2, (marks, pages)
-    assert marks[-1] == pages
+    # Batches were settled before the last page was read (two, unless a settle outlasted ten
+    # pages); the rest after it.
+    assert 1 <= len([m for m in marks if m < pages]) <= 2, (marks, pages)
+    assert marks == sorted(marks) and marks[-1] == pages
     assert (operation["status"], operation["succeeded"], operation["failed"]) == (
         "partiallySucceeded",
         len(good),

@@ -120,6 +120,7 @@ async def test_each_filter_of_the_list_reads_its_partial_index(
     devices = device_ids(3)
     created = await client.post("/v1/rollouts", json=rollout_body(devices=devices, ticket=TICKET))
     assert created.status_code == 201, created.text
+    await app.state.services.operations.idle()  # every event of its devices written
     rollout_id = uuid.UUID(created.json()["id"])
     engine = engine_of(app)
     await add_filler(engine)
@@ -155,6 +156,7 @@ async def test_drifts_last_events_read_a_partial_index(
 ) -> None:
     created = await client.post("/v1/rollouts", json=rollout_body(devices=device_ids(2)))
     assert created.status_code == 201, created.text
+    await app.state.services.operations.idle()
     engine = engine_of(app)
     await add_filler(engine)
     read, returned = await planned(engine, last_events_query(uuid.UUID(created.json()["id"])))

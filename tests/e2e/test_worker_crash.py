@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
+from app.operations.early_settling import EARLY_BATCH
 from app.simulator.state import SimulatorState
 from tests.api.helpers import device_ids, rollout_body
 from tests.auth.keys import ADMIN_HEADERS
@@ -45,6 +47,13 @@ def _until(check: Callable[[], Any], seconds: float, what: str) -> Any:
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.1)
     return found
+
+
+def _ready(http: httpx.Client) -> bool:
+    try:
+        return http.get("/readyz").status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 @contextmanager
@@ -91,13 +100,7 @@ def test_a_worker_stopped_midway_is_replaced_and_the_operation_completes(
         started.append(first)
         asking, http = replicas
 
-        def ready() -> bool:
-            try:
-                return all(r.get("/readyz").status_code == 200 for r in replicas)
-            except httpx.TransportError:
-                return False
-
-        _until(ready, 60, "both API replicas")
+        _until(lambda: all(_ready(r) for r in replicas), 60, "both API replicas")
         created = asking.post("/v1/rollouts", json=rollout_body())
         assert created.status_code == 201, created.text
         rollout = created.json()
@@ -159,3 +162,68 @@ def test_a_worker_stopped_midway_is_replaced_and_the_operation_completes(
     assert listed == {"members": DEVICES, "exclusions": 0}
     assert ("audience.update", "succeeded") in {(e["action"], e["outcome"]) for e in events}
     assert {e["ticket"] for e in events if e["action"] == "audience.update"} == {"CHG-KILL"}
+
+
+def _settled(database_url: str, operation_id: str) -> int:
+    """Items of the operation the worker has settled `succeeded` (committed)."""
+    with psycopg.connect(database_url.replace("postgresql+psycopg://", "postgresql://")) as db:
+        row = db.execute(
+            "SELECT count(*) FROM operation_items WHERE operation_id = %s AND status = 'succeeded'",
+            (operation_id,),
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_a_worker_killed_while_settling_what_it_reads_is_replaced_and_nothing_is_lost(
+    clean_database: str, tmp_path: Path
+) -> None:
+    """Killed after some batches of listed members were settled and committed, before the
+    listing's last page (app.operations.early_settling): the replacement reads Graph again and
+    settles the rest; every item succeeds once, and the mirror is Graph's audience."""
+    devices = device_ids(EARLY_BATCH * 2 + 500)
+    state = SimulatorState(client_id="app", client_secret="s", synchronous=True)
+    state.faults.latency_seconds = 0.05  # 25 member pages: over a second of reading
+    with serve_tls(state, tmp_path / "tls") as sim, _processes() as started:
+        env = live_env(clean_database, sim, RUN_WORKER="false", LOG_FORMAT="json")
+        port = free_port()
+        started.append(_start(["serve", "--port", str(port)], env, tmp_path / "api.log"))
+        http = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=ADMIN_HEADERS, timeout=30)
+        first = _start(["worker"], env, tmp_path / "w1.log")
+        started.append(first)
+        _until(lambda: _ready(http), 60, "the API")
+        created = http.post("/v1/rollouts", json=rollout_body())
+        assert created.status_code == 201, created.text
+        rollout = created.json()
+        accepted = http.post(
+            f"/v1/rollouts/{rollout['id']}/audience",
+            json={"addDevices": devices, "ticket": "CHG-KILL-SETTLING"},
+        )
+        assert accepted.status_code == 202, accepted.text
+        operation_id = accepted.json()["id"]
+
+        settled = _until(
+            lambda: _settled(clean_database, operation_id) or None, 120, "a settled batch"
+        )
+        first.send_signal(signal.SIGKILL)
+        assert first.wait(timeout=15) == -signal.SIGKILL
+        assert EARLY_BATCH <= settled < len(devices), settled
+        # Killed before it finished: the operation is still running, part of it settled.
+        assert http.get(f"/v1/operations/{operation_id}").json()["status"] == "running"
+        assert _settled(clean_database, operation_id) < len(devices)
+        started.append(_start(["worker"], env, tmp_path / "w2.log"))
+
+        def finished() -> dict[str, Any] | None:
+            operation: dict[str, Any] = http.get(f"/v1/operations/{operation_id}").json()
+            return operation if operation["status"] not in ("queued", "running") else None
+
+        operation = _until(finished, 60, "the replacement worker to finish")
+        listed = http.get(f"/v1/rollouts/{rollout['id']}").json()["audience"]
+
+    assert (operation["status"], operation["succeeded"], operation["failed"]) == (
+        "succeeded",
+        len(devices),
+        0,
+    ), operation
+    audience_id = state.deployments[rollout["graphDeploymentId"]].audience_id
+    assert sorted(state.members(audience_id)) == sorted(devices)
+    assert listed == {"members": len(devices), "exclusions": 0}

@@ -30,10 +30,10 @@ from app.db import Base
 OUTCOMES = ("requested", "succeeded", "failed")
 
 GENESIS_HASH = "0" * 64
+"""The `previous_hash` of the first event in the chain (`seq` 1)."""
 
 CHAINED: dict[str, Any] = {"postgresql_where": text("seq IS NOT NULL")}
 """The condition of the audit log's partial indexes: events that have their place in the chain."""
-"""The `previous_hash` of the first event in the chain (`seq` 1)."""
 
 
 class AuditEvent(Base):

@@ -386,7 +386,8 @@ class GraphClient:
         self, operation: str, path: str, on_page: PageListener | None = None
     ) -> GraphResult[dict[str, AssetState]]:
         """Every asset of a collection as id → AssetState, page by page (constant memory per
-        page, whatever the size of the collection); `on_page` is given each page's as it comes."""
+        page, whatever the size of the collection); `on_page` is given each page's states as
+        they come."""
         states: dict[str, AssetState] = {}
         request_ids: list[str] = []
         async for page in self._pages(operation, path, None, request_ids):

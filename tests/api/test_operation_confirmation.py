@@ -5,6 +5,7 @@ Graph never shows are not reported as succeeded."""
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import httpx
@@ -98,7 +99,9 @@ async def test_devices_still_enrolling_after_the_wait_are_warnings(
     )
     assert sorted(w["deviceId"] for w in operation["warnings"]) == sorted(devices)
     assert {w["code"] for w in operation["warnings"]} == {"enrollmentPending"}
-    assert "enrolling after 0.3" in operation["warnings"][0]["message"]
+    # It says how long it waited: at least the 0.3 s allowed (more on a machine that stalled).
+    waited = re.search(r"enrolling after (\d+\.\d) s", operation["warnings"][0]["message"])
+    assert waited is not None and float(waited.group(1)) >= 0.3
     assert all(slow_graph.devices[d].enrollment["feature"].state == "enrolling" for d in devices)
 
 

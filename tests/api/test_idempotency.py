@@ -194,14 +194,15 @@ async def test_keys_belong_to_their_caller(clean_database: str) -> None:
     assert [answer.json()["createdBy"] for answer in answers] == ["alice", "bob"]
 
 
-async def _expire_keys(app: FastAPI) -> None:
-    """Every key ran out a second ago, as 24 hours later."""
+async def _expire_keys(app: FastAPI, *keys: str) -> None:
+    """These keys (all when none is named) ran out a second ago, as 24 hours later."""
+    expire = update(IdempotencyKey).values(
+        expires_at=func.now() - func.make_interval(0, 0, 0, 0, 0, 0, 1)
+    )
+    if keys:
+        expire = expire.where(IdempotencyKey.key.in_(keys))
     async with app.state.services.sessionmaker() as session, session.begin():
-        await session.execute(
-            update(IdempotencyKey).values(
-                expires_at=func.now() - func.make_interval(0, 0, 0, 0, 0, 0, 1)
-            )
-        )
+        await session.execute(expire)
 
 
 async def test_an_expired_key_is_a_new_key(
@@ -214,10 +215,31 @@ async def test_an_expired_key_is_a_new_key(
     assert second.status_code == 201
     assert second.json()["id"] != first.json()["id"]
     assert len(simulator.deployments) == 2
-    # The periodic purge removes keys past their 24 hours.
-    await _expire_keys(app)
-    assert await app.state.services.idempotency.purge_expired() == 1
-    assert await _keys(app) == []
+
+
+async def test_the_purge_removes_only_keys_past_their_24_hours(
+    settings: Settings, simulator: SimulatorState
+) -> None:
+    # No embedded worker: its own purge, at the turn of every fifth real minute, would race the
+    # purge called here.
+    application = create_app(
+        settings.model_copy(update={"run_worker": False}),
+        simulator_state=simulator,
+        clock=fixed_clock,
+    )
+    async with application.router.lifespan_context(application):
+        assert application.state.services.jobs is None
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            old, new = _key(), _key()
+            for headers in (old, new):
+                created = await http.post("/v1/rollouts", json=rollout_body(), headers=headers)
+                assert created.status_code == 201, created.text
+        purge = application.state.services.idempotency.purge_expired
+        assert await purge() == 0
+        await _expire_keys(application, old["Idempotency-Key"])
+        assert await purge() == 1
+        assert [row.key for row in await _keys(application)] == [new["Idempotency-Key"]]
 
 
 async def test_a_key_whose_request_died_after_its_write_is_never_run_again(

@@ -679,9 +679,11 @@ class Bench:
         wait_until(ready, 90, "the API (/readyz)", every=0.2)
         return process, http
 
-    def start_worker(self, env: dict[str, str]) -> Process:
-        """`python -m app worker`; waited for until its log says it started."""
-        process = self.start("worker", ["-m", "app", "worker"], env)
+    def start_worker(self, env: dict[str, str], name: str = "worker") -> Process:
+        """`python -m app worker`, its log `<name>.log`; waited for until the log says it
+        started. Each worker serves its metrics on a port of its own."""
+        env = {**env, "WORKER_METRICS_PORT": str(free_port())}
+        process = self.start(name, ["-m", "app", "worker"], env)
         wait_until(
             lambda: self._check(process) or "worker started" in process.log.read_text("utf-8"),
             90,

@@ -58,6 +58,12 @@ def parse_args() -> argparse.Namespace:
         help="what --kill-at is a share of: the operation's write calls (enroll and add, 2 per"
         " 200 devices; 429s included) or the member pages it reads back (default writes)",
     )
+    parser.add_argument(
+        "--asynchronous",
+        action="store_true",
+        help="Graph applies accepted (202) changes after the simulator's delay, as Microsoft's"
+        " does some time later, instead of at once",
+    )
     parser.add_argument("--timeout", type=float, default=1800, help="seconds allowed for the run")
     parser.add_argument("--poll", type=float, default=0.5, help="operation poll interval (s)")
     harness.common_arguments(parser)
@@ -140,7 +146,7 @@ def main() -> int:
     concurrency = harness.GRAPH_CONCURRENCY_DEFAULT
     chunk = 200  # GRAPH_MAX_IDS_PER_CALL's default: the ids of one write call
     with Bench("worker_kill", args) as bench:
-        sim = bench.start_simulator(synchronous=True)
+        sim = bench.start_simulator(synchronous=not args.asynchronous)
         env = bench.service_env(bench.create_database(), sim, RUN_WORKER="false")
         bench.migrate(env)
         (_, asking), (_, polled) = bench.start_api(env), bench.start_api(env)

@@ -577,11 +577,7 @@ def main() -> int:
         # No worker: its periodic drift check would read every loaded rollout from Graph.
         env = bench.service_env(database_url, sim, RUN_WORKER="false")
         bench.migrate(env)
-        print(
-            f"service from {bench.app_dir} at {bench.app_commit[:12]}"
-            f"{' + working-tree changes' if bench.app_dirty else ''}; logs in {bench.tmp}",
-            flush=True,
-        )
+        bench.announce()
         started = time.perf_counter()
         loaded = load(database_url, shape)
         loaded["seconds"] = time.perf_counter() - started

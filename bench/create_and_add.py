@@ -122,10 +122,7 @@ def main() -> int:
         api, http = bench.start_api(env)
         direct = DirectGraph(sim)
         bench.clients.append(direct)
-        print(
-            f"service from {bench.app_dir} at {bench.app_commit[:12]}"
-            f"{' + working-tree changes' if bench.app_dirty else ''}; logs in {bench.tmp}"
-        )
+        bench.announce()
 
         sdk = SdkGraph(sim, direct.catalog_entry_id) if args.sdk else None
         if sdk is not None:

@@ -113,6 +113,13 @@ def common_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def graph_fault_arguments(parser: argparse.ArgumentParser) -> None:
+    """--latency, --throttle and --retry-after: how slow Graph is and how often it says 429."""
+    parser.add_argument("--latency", type=float, default=0.02, help="seconds added per call")
+    parser.add_argument("--throttle", type=float, default=0.05, help="share of calls given 429")
+    parser.add_argument("--retry-after", type=int, help="Retry-After of the 429s (default 1)")
+
+
 # -- small utilities ---------------------------------------------------------------------------
 
 
@@ -542,6 +549,14 @@ class Bench:
         subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
         self.app_dir, self.app_commit, self.app_dirty = target, commit, False
 
+    def announce(self) -> None:
+        """Say which code the service runs (commit, edits) and where the logs go."""
+        print(
+            f"service from {self.app_dir} at {self.app_commit[:12]}"
+            f"{' + working-tree changes' if self.app_dirty else ''}; logs in {self.tmp}",
+            flush=True,
+        )
+
     # database --------------------------------------------------------------------------------
 
     def _admin(self) -> psycopg.Connection[Any]:
@@ -770,6 +785,24 @@ def wait_operation(
 
     result: dict[str, Any] = wait_until(finished, timeout, f"operation {operation_id}", every)
     return result
+
+
+def warm_up(http: httpx.Client) -> None:
+    """One small create and add, not counted: token, catalog, connections, first queries."""
+    warm = create_through_api(http, device_ids(50), timeout=120, poll=0.1, name="bench warm-up")
+    if warm["status"] != "succeeded":
+        raise BenchError(f"warm-up operation: {warm}")
+
+
+def slow_graph(sim: Simulator, args: argparse.Namespace) -> dict[str, Any]:
+    """Set the simulator's latency and 429s from graph_fault_arguments and forget the calls so
+    far; the faults as the simulator took them."""
+    faults: dict[str, float] = {"latencySeconds": args.latency, "throttleRate": args.throttle}
+    if args.retry_after is not None:
+        faults["retryAfterSeconds"] = args.retry_after
+    settings = sim.faults(**faults)
+    sim.forget_calls()
+    return settings
 
 
 def create_through_api(

@@ -27,9 +27,7 @@ MB = 1024 * 1024
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--devices", type=int, default=100_000, help="devices in the rollout")
-    parser.add_argument("--latency", type=float, default=0.02, help="seconds added per call")
-    parser.add_argument("--throttle", type=float, default=0.05, help="share of calls given 429")
-    parser.add_argument("--retry-after", type=int, help="Retry-After of the 429s (default 1)")
+    harness.graph_fault_arguments(parser)
     parser.add_argument(
         "--graph-concurrency",
         type=int,
@@ -57,23 +55,11 @@ def main() -> int:
         bench.migrate(env)
         api, http = bench.start_api({**env, "RUN_WORKER": "false"})
         worker = bench.start_worker(env)
-        print(
-            f"service from {bench.app_dir} at {bench.app_commit[:12]}"
-            f"{' + working-tree changes' if bench.app_dirty else ''}; logs in {bench.tmp}"
-        )
+        bench.announce()
 
-        # Warm-up without faults (not counted): token, catalog, connections, first queries.
-        warm = harness.create_through_api(
-            http, harness.device_ids(50), timeout=120, poll=0.1, name="bench warm-up"
-        )
-        if warm["status"] != "succeeded":
-            raise harness.BenchError(f"warm-up operation: {warm}")
+        harness.warm_up(http)  # without faults
 
-        faults: dict[str, float] = {"latencySeconds": args.latency, "throttleRate": args.throttle}
-        if args.retry_after is not None:
-            faults["retryAfterSeconds"] = args.retry_after
-        settings = sim.faults(**faults)
-        sim.forget_calls()
+        settings = harness.slow_graph(sim, args)
         devices = harness.device_ids(args.devices)
         worker_rss_before = worker.rss()
         worker_cpu_before, api_cpu_before = worker.cpu_seconds(), api.cpu_seconds()

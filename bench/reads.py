@@ -291,10 +291,7 @@ def main() -> int:
         api, http = bench.start_api(env)
         direct = DirectGraph(sim)
         bench.clients.append(direct)
-        print(
-            f"service from {bench.app_dir} at {bench.app_commit[:12]}"
-            f"{' + working-tree changes' if bench.app_dirty else ''}; logs in {bench.tmp}"
-        )
+        bench.announce()
         created = harness.create_through_api(
             http, harness.device_ids(100), timeout=120, poll=0.1, name="bench reads"
         )

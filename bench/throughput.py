@@ -203,11 +203,7 @@ def main() -> int:
         env["RATE_LIMIT_PER_MINUTE"] = "0"  # said in the results: no limit during the run
         bench.migrate(env)
         api, http = bench.start_api(env)
-        print(
-            f"service from {bench.app_dir} at {bench.app_commit[:12]}"
-            f"{' + working-tree changes' if bench.app_dirty else ''}; logs in {bench.tmp}",
-            flush=True,
-        )
+        bench.announce()
         created = harness.create_through_api(
             http, harness.device_ids(100), timeout=120, poll=0.1, name="bench locust read"
         )

@@ -42,9 +42,7 @@ AUDIT_SAMPLE = 20
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--devices", type=int, default=100_000, help="devices in the rollout")
-    parser.add_argument("--latency", type=float, default=0.02, help="seconds added per call")
-    parser.add_argument("--throttle", type=float, default=0.05, help="share of calls given 429")
-    parser.add_argument("--retry-after", type=int, help="Retry-After of the 429s (default 1)")
+    harness.graph_fault_arguments(parser)
     parser.add_argument(
         "--kill-at",
         type=float,
@@ -151,22 +149,10 @@ def main() -> int:
         bench.migrate(env)
         (_, asking), (_, polled) = bench.start_api(env), bench.start_api(env)
         workers = [bench.start_worker(env, name=f"worker-{n}") for n in (1, 2)]
-        print(
-            f"service from {bench.app_dir} at {bench.app_commit[:12]}"
-            f"{' + working-tree changes' if bench.app_dirty else ''}; logs in {bench.tmp}",
-            flush=True,
-        )
-        warm = harness.create_through_api(
-            asking, harness.device_ids(50), timeout=120, poll=0.1, name="bench warm-up"
-        )
-        if warm["status"] != "succeeded":
-            raise harness.BenchError(f"warm-up operation: {warm}")
+        bench.announce()
+        harness.warm_up(asking)  # without faults
 
-        faults: dict[str, float] = {"latencySeconds": args.latency, "throttleRate": args.throttle}
-        if args.retry_after is not None:
-            faults["retryAfterSeconds"] = args.retry_after
-        settings = sim.faults(**faults)
-        sim.forget_calls()
+        settings = harness.slow_graph(sim, args)
         devices = harness.device_ids(args.devices)
         write_calls = 2 * -(-args.devices // chunk)  # enroll + add, per chunk
         if args.kill_in == "writes":

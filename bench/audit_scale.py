@@ -440,7 +440,7 @@ def sql_of_list_query(app_dir: str, name: str, value: str) -> tuple[str, dict[st
     keyword = {"rolloutId": "rollout_id", "deviceId": "device_id"}.get(name, name)
     parsed: Any = uuid.UUID(value) if name == "rolloutId" else value
     compiled = _list_query(AuditFilters(**{keyword: parsed}), 0, DEFAULT_LIMIT).compile(
-        dialect=pg_dialect.dialect()
+        dialect=pg_dialect.dialect()  # type: ignore[no-untyped-call]
     )
     return str(compiled), dict(compiled.params)
 

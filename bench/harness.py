@@ -513,7 +513,8 @@ class Bench:
         try:
             self.cleanup()
         finally:
-            for sig, handler in {**self._old_handlers, **previous}.items():
+            handlers: dict[Any, Any] = {**self._old_handlers, **previous}
+            for sig, handler in handlers.items():
                 signal.signal(sig, handler)
 
     def cleanup(self) -> None:
@@ -592,7 +593,7 @@ class Bench:
     def sql(self, database_url: str, statement: str, params: Sequence[Any] = ()) -> list[Any]:
         """Run one statement on a database; the rows it returns, if any."""
         with psycopg.connect(_libpq(database_url), autocommit=True) as conn:
-            cursor = conn.execute(statement, params)  # type: ignore[arg-type]
+            cursor = conn.execute(statement, params)
             return list(cursor.fetchall()) if cursor.description else []
 
     # processes -------------------------------------------------------------------------------
@@ -700,7 +701,7 @@ class Bench:
         env = {**env, "WORKER_METRICS_PORT": str(free_port())}
         process = self.start(name, ["-m", "app", "worker"], env)
         wait_until(
-            lambda: self._check(process) or "worker started" in process.log.read_text("utf-8"),
+            lambda: self.log_says(process, "worker started"),
             90,
             "the worker",
             every=0.2,
@@ -709,6 +710,11 @@ class Bench:
 
     def _dead(self, process: Process) -> bool:
         return not process.alive()
+
+    def log_says(self, process: Process, text: str) -> bool:
+        """Has the process logged `text`? BenchError if it has died instead."""
+        self._check(process)
+        return text in process.log.read_text("utf-8")
 
     def _check(self, process: Process) -> None:
         if not process.alive():

@@ -18,7 +18,7 @@ from locust import FastHttpUser, constant, task
 _COUNTER = itertools.count()
 
 
-class ReadRollout(FastHttpUser):  # type: ignore[misc]
+class ReadRollout(FastHttpUser):
     """GET /v1/rollouts/{id} in a closed loop (no think time)."""
 
     wait_time = constant(0)
@@ -32,7 +32,7 @@ class ReadRollout(FastHttpUser):  # type: ignore[misc]
         )
 
 
-class CreateRollout(FastHttpUser):  # type: ignore[misc]
+class CreateRollout(FastHttpUser):
     """POST /v1/rollouts with a small valid body in a closed loop (no think time)."""
 
     wait_time = constant(0)

@@ -115,7 +115,7 @@ def start_worker(bench: Bench, name: str, env: dict[str, str], settle: float) ->
     started = time.perf_counter()
     process = bench.start(name, ["-m", "app", "worker"], env)
     harness.wait_until(
-        lambda: bench._check(process) or "worker started" in process.log.read_text("utf-8"),
+        lambda: bench.log_says(process, "worker started"),
         180,
         "the worker",
         every=0.02,

@@ -29,6 +29,7 @@ import random
 import signal
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import harness
@@ -155,6 +156,7 @@ def main() -> int:
         settings = harness.slow_graph(sim, args)
         devices = harness.device_ids(args.devices)
         write_calls = 2 * -(-args.devices // chunk)  # enroll + add, per chunk
+        progress: Callable[[], int]
         if args.kill_in == "writes":
             # Writes before the operation's: the create's audience and deployment.
             needed, progress = 2 + write_calls, lambda: writes_seen(sim)

@@ -117,13 +117,24 @@ async def test_an_audience_change_is_replayed_with_its_operation(
     assert operations == 1
 
 
+async def _until_claimed(app: FastAPI) -> None:
+    """Wait (up to 10 s) until a request has claimed its Idempotency-Key in the database."""
+    deadline = asyncio.get_running_loop().time() + 10
+    while asyncio.get_running_loop().time() < deadline:
+        async with app.state.services.sessionmaker() as session:
+            if await session.scalar(select(func.count()).select_from(IdempotencyKey)):
+                return
+        await asyncio.sleep(0.01)
+    raise AssertionError("no Idempotency-Key was claimed within 10 s")
+
+
 async def test_while_the_first_request_runs_the_same_key_is_409(
     app: FastAPI, client: httpx.AsyncClient, simulator: SimulatorState
 ) -> None:
     headers = _key()
     simulator.faults.latency_seconds = 0.5
     first = asyncio.create_task(client.post("/v1/rollouts", json=rollout_body(), headers=headers))
-    await asyncio.sleep(0.2)
+    await _until_claimed(app)  # the first holds its key now, and Graph takes a second more
     during = await client.post("/v1/rollouts", json=rollout_body(), headers=headers)
     assert during.status_code == 409
     assert during.json()["type"] == "urn:problem:idempotency-key-in-flight"

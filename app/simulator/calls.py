@@ -36,10 +36,14 @@ def matches(
     method: str | None = None,
     path_contains: str | None = None,
     status: int | None = None,
+    path_endswith: str | None = None,
 ) -> bool:
-    """True when the call fits every filter that is not None."""
+    """True when the call fits every filter that is not None (`path_endswith` tells a POST to
+    /deployments from the actions under /deployments/{id}, which `path_contains` also matches)."""
     if method is not None and call.method != method.upper():
         return False
     if path_contains is not None and path_contains not in call.path:
+        return False
+    if path_endswith is not None and not call.path.endswith(path_endswith):
         return False
     return status is None or call.status == status

@@ -99,12 +99,20 @@ class SimulatorState:
         method: str | None = None,
         path_contains: str | None = None,
         status: int | None = None,
+        *,
+        path_endswith: str | None = None,
     ) -> list[CallRecord]:
         """The recorded calls that match every given filter."""
         return [
             c
             for c in list(self.calls)
-            if matches(c, method=method, path_contains=path_contains, status=status)
+            if matches(
+                c,
+                method=method,
+                path_contains=path_contains,
+                status=status,
+                path_endswith=path_endswith,
+            )
         ]
 
     def count(
@@ -112,9 +120,11 @@ class SimulatorState:
         method: str | None = None,
         path_contains: str | None = None,
         status: int | None = None,
+        *,
+        path_endswith: str | None = None,
     ) -> int:
         """How many recorded calls match every given filter."""
-        return len(self.find(method, path_contains, status))
+        return len(self.find(method, path_contains, status, path_endswith=path_endswith))
 
     def writes(self) -> list[CallRecord]:
         """Recorded non-GET calls to the Graph API (under /beta), whatever their status."""

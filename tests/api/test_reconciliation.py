@@ -194,7 +194,7 @@ async def _left_creating(app: FastAPI, *, audience_id: str | None) -> None:
 
 def _creates(simulator: SimulatorState) -> int:
     """How many create-deployment POSTs Graph received (not audience actions under them)."""
-    return sum(1 for call in simulator.find("POST") if call.path.endswith(DEPLOYMENTS))
+    return simulator.count("POST", path_endswith=DEPLOYMENTS)
 
 
 async def _all_rollouts(app: FastAPI) -> list[Rollout]:

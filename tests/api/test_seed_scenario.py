@@ -60,7 +60,8 @@ async def test_seed_scenario(
     # Graph received a standalone audience, then the deployment bound to it, field for field.
     audience_posts = simulator.find("POST", "/deploymentAudiences")
     assert len(audience_posts) == 1 and audience_posts[0].status == 201
-    deployment_posts = simulator.find("POST", "/admin/windows/updates/deployments")
+    # (the exact path: the worker may already be adding the devices, with POSTs under it)
+    deployment_posts = simulator.find("POST", path_endswith="/admin/windows/updates/deployments")
     assert len(deployment_posts) == 1 and deployment_posts[0].status == 201
     assert deployment_posts[0].client_request_id == "seed-create"
     graph_body = deployment_posts[0].body

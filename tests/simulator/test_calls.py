@@ -55,6 +55,18 @@ async def test_each_device_added_exactly_once_is_checkable(
     assert sorted(added) == [guid(1), guid(2), guid(3)]
 
 
+async def test_an_exact_path_end_tells_a_create_from_the_actions_under_it(
+    client: httpx.AsyncClient, state: SimulatorState
+) -> None:
+    dep = await create_deployment(client)
+    url = f"{ROOT}/deployments/{dep['id']}/audience/updateAudience"
+    await client.post(url, json={"addMembers": devices(guid(1))})
+    assert state.count("POST", "/deployments") == 2
+    [created] = state.find("POST", path_endswith="/deployments")
+    assert created.status == 201 and created.path.endswith(f"{ROOT}/deployments")
+    assert state.count("POST", path_endswith="updateAudience") == 1
+
+
 async def test_rejected_and_unauthenticated_calls_are_recorded_too(
     anon: httpx.AsyncClient, state: SimulatorState
 ) -> None:

@@ -113,6 +113,8 @@ def start_serve(
 
 def start_worker(bench: Bench, name: str, env: dict[str, str], settle: float) -> dict[str, Any]:
     started = time.perf_counter()
+    # Its /metrics on a free port: the default (9102) may be taken on this machine.
+    env = {**env, "WORKER_METRICS_PORT": str(harness.free_port())}
     process = bench.start(name, ["-m", "app", "worker"], env)
     harness.wait_until(
         lambda: bench.log_says(process, "worker started"),

@@ -41,6 +41,15 @@ def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[
     )
 
 
+def _worker(
+    env: dict[str, str], log: Path, metrics_port: int | None = None
+) -> subprocess.Popen[bytes]:
+    """`python -m app worker` with its /metrics on a free port: the default (9102) may be taken
+    on this machine, and a worker that cannot bind it does not start."""
+    port = metrics_port or free_port()
+    return _start(["worker"], {**env, "WORKER_METRICS_PORT": str(port)}, log)
+
+
 def _until(check: Callable[[], Any], seconds: float, what: str) -> Any:
     deadline = time.monotonic() + seconds
     while not (found := check()):
@@ -94,9 +103,7 @@ def test_a_worker_stopped_midway_is_replaced_and_the_operation_completes(
                 httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=ADMIN_HEADERS, timeout=30)
             )
         metrics_ports = [free_port(), free_port()]
-        first = _start(
-            ["worker"], {**env, "WORKER_METRICS_PORT": str(metrics_ports[0])}, tmp_path / "w1.log"
-        )
+        first = _worker(env, tmp_path / "w1.log", metrics_ports[0])
         started.append(first)
         asking, http = replicas
 
@@ -120,13 +127,7 @@ def test_a_worker_stopped_midway_is_replaced_and_the_operation_completes(
         killed_at = time.monotonic()
         sent_before = state.count("POST", "updateAudience")
         assert sent_before < DEVICES // IDS_PER_CALL, "the worker finished before it was killed"
-        started.append(
-            _start(
-                ["worker"],
-                {**env, "WORKER_METRICS_PORT": str(metrics_ports[1])},
-                tmp_path / "w2.log",
-            )
-        )
+        started.append(_worker(env, tmp_path / "w2.log", metrics_ports[1]))
 
         def finished() -> dict[str, Any] | None:
             operation: dict[str, Any] = http.get(f"/v1/operations/{operation_id}").json()
@@ -188,7 +189,7 @@ def test_a_worker_killed_while_settling_what_it_reads_is_replaced_and_nothing_is
         port = free_port()
         started.append(_start(["serve", "--port", str(port)], env, tmp_path / "api.log"))
         http = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=ADMIN_HEADERS, timeout=30)
-        first = _start(["worker"], env, tmp_path / "w1.log")
+        first = _worker(env, tmp_path / "w1.log")
         started.append(first)
         _until(lambda: _ready(http), 60, "the API")
         created = http.post("/v1/rollouts", json=rollout_body())
@@ -210,7 +211,7 @@ def test_a_worker_killed_while_settling_what_it_reads_is_replaced_and_nothing_is
         # Killed before it finished: the operation is still running, part of it settled.
         assert http.get(f"/v1/operations/{operation_id}").json()["status"] == "running"
         assert _settled(clean_database, operation_id) < len(devices)
-        started.append(_start(["worker"], env, tmp_path / "w2.log"))
+        started.append(_worker(env, tmp_path / "w2.log"))
 
         def finished() -> dict[str, Any] | None:
             operation: dict[str, Any] = http.get(f"/v1/operations/{operation_id}").json()

@@ -65,7 +65,7 @@ SYNCHRONOUS = {"synchronous": Spec("bool", required=True)}
 KNOWN_DEVICES = {"ids": Spec("ids", required=True, nullable=True)}
 MONITORING = {"rollbackPercent": Spec("number", required=True, minimum=0, maximum=100)}
 TOKEN = {"clientId": Spec("str"), "expiresIn": Spec("int")}
-CALLS_QUERY = {"method", "pathContains", "status"}
+CALLS_QUERY = {"method", "pathContains", "pathEndsWith", "status"}
 NO_BODY: dict[str, Spec] = {}
 
 AdminHandler = Callable[[Request, SimulatorState, dict[str, Any]], Any]
@@ -162,7 +162,7 @@ def apply(request: Request, state: SimulatorState, body: dict[str, Any]) -> dict
 
 
 def calls(request: Request, state: SimulatorState, body: dict[str, Any]) -> dict[str, Any] | None:
-    """GET /_simulator/calls?method=&pathContains=&status= ; DELETE clears the log."""
+    """GET /_simulator/calls?method=&pathContains=&pathEndsWith=&status= ; DELETE clears the log."""
     if request.method == "DELETE":
         state.clear_calls()
         return None
@@ -174,7 +174,12 @@ def calls(request: Request, state: SimulatorState, body: dict[str, Any]) -> dict
     status = q.get("status")
     if status is not None and not status.isdigit():
         raise AdminError(f"'status' must be an HTTP status code; got {status!r}.", "status")
-    found = state.find(q.get("method"), q.get("pathContains"), int(status) if status else None)
+    found = state.find(
+        q.get("method"),
+        q.get("pathContains"),
+        int(status) if status else None,
+        path_endswith=q.get("pathEndsWith"),
+    )
     return {"value": [c.to_json() for c in found]}
 
 

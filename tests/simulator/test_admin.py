@@ -111,6 +111,18 @@ async def test_calls_and_counters_over_http(
     assert (await anon.get(f"{ADMIN}/counters")).json()["calls"] == 0
 
 
+async def test_calls_by_the_end_of_their_path_over_http(
+    client: httpx.AsyncClient, anon: httpx.AsyncClient
+) -> None:
+    dep = await create_deployment(client)
+    url = f"{ROOT}/deployments/{dep['id']}/audience/updateAudience"
+    await client.post(url, json={"addMembers": devices(guid(1))})
+    under = (await anon.get(f"{ADMIN}/calls", params={"pathContains": "/deployments"})).json()
+    assert len(under["value"]) == 2
+    ends = (await anon.get(f"{ADMIN}/calls", params={"pathEndsWith": "/deployments"})).json()
+    assert [(c["path"], c["status"]) for c in ends["value"]] == [(f"{ROOT}/deployments", 201)]
+
+
 async def test_monitoring_hook_and_known_devices(
     client: httpx.AsyncClient, anon: httpx.AsyncClient, state: SimulatorState
 ) -> None:

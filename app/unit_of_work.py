@@ -94,7 +94,12 @@ async def committed(session: AsyncSession) -> AsyncIterator[UnitOfWork]:
         raise
 
 
-async def execute_alone(session: AsyncSession, statement: Executable, **options: Any) -> None:
+async def execute_alone(
+    session: AsyncSession,
+    statement: Executable,
+    params: dict[str, Any] | None = None,
+    **options: Any,
+) -> None:
     """Run one statement as a transaction of its own, durable when this returns: in autocommit,
     one round trip instead of three (BEGIN, the statement, COMMIT). PostgreSQL runs a single
     statement, WITH parts included, all or nothing. The session must be between transactions; a
@@ -103,7 +108,7 @@ async def execute_alone(session: AsyncSession, statement: Executable, **options:
         raise RuntimeError("execute_alone runs between transactions, not inside one")
     try:
         await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        await session.execute(statement, execution_options=options)
+        await session.execute(statement, params, execution_options=options)
     except DBAPIError as exc:
         await session.rollback()
         raise _as_unrecorded(exc) from exc

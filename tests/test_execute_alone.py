@@ -68,6 +68,21 @@ async def test_the_statement_runs_in_autocommit_and_is_durable_on_return(
     assert seen[1:] == [False, False, False]
 
 
+async def test_a_statement_built_once_takes_its_values_as_parameters(
+    engine: AsyncEngine,
+) -> None:
+    statement = text("INSERT INTO alone_probe VALUES (:id)")  # as a module constant would be
+    keys = [str(uuid.uuid4()) for _ in range(2)]
+    async with create_sessionmaker(engine)() as session:
+        for key in keys:
+            await execute_alone(session, statement, {"id": key})
+    async with engine.connect() as other:
+        found = await other.scalars(
+            text("SELECT id FROM alone_probe WHERE id = ANY(:ids) ORDER BY id"), {"ids": keys}
+        )
+        assert list(found) == sorted(keys)
+
+
 async def test_it_refuses_to_run_inside_a_transaction(engine: AsyncEngine) -> None:
     async with create_sessionmaker(engine)() as session:
         before = await session.scalar(XACT)

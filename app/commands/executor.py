@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import bindparam, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -40,6 +41,35 @@ _CLAIM = select(Command).from_statement(
         " RETURNING *"
     )
 )
+# Built once (building a statement costs more CPU than the round trip it makes); ORM-enabled,
+# so `updated_at` gets its onupdate as a session flush would give it.
+# A create's anchor, the pre-created audience id, on its command and on the rollout: one
+# statement, since PostgreSQL runs the command's UPDATE in the WITH to completion.
+_ANCHOR = (
+    update(Rollout)
+    .where(Rollout.id == bindparam("anchor_rollout"))
+    .values(graph_audience_id=bindparam("anchor_value"))
+    .add_cte(
+        update(Command)
+        .where(Command.id == bindparam("anchor_command"))
+        .values(anchor=bindparam("anchor_value"))
+        .cte("anchored")
+    )
+)
+# A command's end: its outcome, the result it recorded, and no lease any more.
+_FINISH = (
+    update(Command)
+    .where(Command.id == bindparam("finished_command"))
+    .values(
+        status=bindparam("finished_status"),
+        # None is SQL NULL, as a literal None in values() is (not JSON's null).
+        result=bindparam("finished_result", type_=JSONB(none_as_null=True)),
+        finished_at=bindparam("finished_at_value", type_=Command.finished_at.type),
+        lease_until=None,
+    )
+)
+# The rollout's row, locked for the outcome's transaction (as Session.get with a lock reads it).
+_ROLLOUT_LOCKED = select(Rollout).where(Rollout.id == bindparam("locked_rollout")).with_for_update()
 
 
 @dataclass(frozen=True)
@@ -120,20 +150,15 @@ class CommandExecutor:
         """Record a create's pre-created audience id before the deployment is asked for."""
 
         async def save(audience_id: str) -> None:
-            # One statement: PostgreSQL runs the command's UPDATE in the WITH to completion.
-            anchored = (
-                update(Command)
-                .where(Command.id == command.id)
-                .values(anchor=audience_id)
-                .cte("anchored")
-            )
             async with self.sessionmaker() as session:
                 await execute_alone(
                     session,
-                    update(Rollout)
-                    .where(Rollout.id == command.rollout_id)
-                    .values(graph_audience_id=audience_id)
-                    .add_cte(anchored),
+                    _ANCHOR,
+                    {
+                        "anchor_rollout": command.rollout_id,
+                        "anchor_command": command.id,
+                        "anchor_value": audience_id,
+                    },
                     synchronize_session=False,
                 )
 
@@ -172,9 +197,13 @@ class CommandExecutor:
             detail=detail,
         )
         await uow.session.execute(
-            update(Command)
-            .where(Command.id == command.id)
-            .values(status=outcome, result=detail, finished_at=self.clock(), lease_until=None)
+            _FINISH,
+            {
+                "finished_command": command.id,
+                "finished_status": outcome,
+                "finished_result": detail,
+                "finished_at_value": self.clock(),
+            },
         )
 
     async def record_success(
@@ -183,12 +212,17 @@ class CommandExecutor:
         """Graph's success in `uow` (not committed): the rollout's transition, the work a
         created deployment releases, the `succeeded` event and the command's end."""
         command = claimed.command
-        rollout = await uow.session.get(Rollout, command.rollout_id, with_for_update=True)
-        assert rollout is not None
+        rollout = await self._locked_rollout(uow.session, command)
         detail = kinds.succeeded(command.kind, command.payload, rollout, result.value, self.clock())
         if command.kind == kinds.CREATE and self.on_created is not None:
             await self.on_created(uow, rollout)
         await self._close(uow, claimed, "succeeded", list(result.request_ids), detail)
+
+    @staticmethod
+    async def _locked_rollout(session: AsyncSession, command: Command) -> Rollout:
+        """The command's rollout, its row locked until the session's transaction ends."""
+        found = await session.execute(_ROLLOUT_LOCKED, {"locked_rollout": command.rollout_id})
+        return found.scalar_one()
 
     async def _record_success(self, claimed: Claimed, result: GraphResult[Any]) -> Command:
         command = claimed.command
@@ -219,8 +253,7 @@ class CommandExecutor:
             return
         async with self.sessionmaker() as session:
             uow = UnitOfWork(session)
-            rollout = await session.get(Rollout, command.rollout_id, with_for_update=True)
-            assert rollout is not None
+            rollout = await self._locked_rollout(session, command)
             kinds.failed(command.kind, rollout, error)
             if command.kind == kinds.CREATE and rollout.status == "failed":
                 await abandon_operations_of(uow, rollout.id, self.clock())

@@ -3,18 +3,25 @@ request's one transaction."""
 
 from __future__ import annotations
 
+import functools
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import procrastinate
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, func
 
 from app.audit.recorder import AuditRecorder
 from app.change_context import ChangeContext
 from app.commands.models import Command
 from app.jobs.queue import defer_command
 from app.unit_of_work import UnitOfWork
+
+
+@functools.lru_cache(maxsize=8)
+def _lease_from_now(lease_seconds: float) -> ColumnElement[datetime]:
+    """now() plus the lease, by the database's clock; built once per lease length."""
+    return func.now() + timedelta(seconds=lease_seconds)
 
 
 async def enqueue(
@@ -45,7 +52,7 @@ async def enqueue(
         payload=payload,
         status="running",
         attempts=1,
-        lease_until=func.now() + timedelta(seconds=lease_seconds),  # the database's clock
+        lease_until=_lease_from_now(lease_seconds),
         intent_event_id=intent.id,
         actor=context.actor,
         ticket=context.ticket,

@@ -4,7 +4,7 @@ never run."""
 from __future__ import annotations
 
 import procrastinate
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from app.jobs.queue import defer_operation
 from app.operations.models import Operation
@@ -12,6 +12,12 @@ from app.rollouts.models import Rollout
 from app.unit_of_work import UnitOfWork
 
 UNFINISHED = ("queued", "running")
+# A rollout's unfinished operations, oldest first; built once.
+_UNFINISHED_OF = (
+    select(Operation)
+    .where(Operation.rollout_id == bindparam("of_rollout"), Operation.status.in_(UNFINISHED))
+    .order_by(Operation.created_at, Operation.id)
+)
 
 
 async def queue_operation(queue: procrastinate.App, uow: UnitOfWork, operation: Operation) -> None:
@@ -23,11 +29,7 @@ async def queue_operation(queue: procrastinate.App, uow: UnitOfWork, operation: 
 
 
 async def _unfinished(uow: UnitOfWork, rollout: Rollout) -> list[Operation]:
-    rows = await uow.session.execute(
-        select(Operation)
-        .where(Operation.rollout_id == rollout.id, Operation.status.in_(UNFINISHED))
-        .order_by(Operation.created_at, Operation.id)
-    )
+    rows = await uow.session.execute(_UNFINISHED_OF, {"of_rollout": rollout.id})
     return list(rows.scalars())
 
 

@@ -8,9 +8,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import Table, bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -41,30 +41,34 @@ _CLAIM = select(Command).from_statement(
         " RETURNING *"
     )
 )
-# Built once (building a statement costs more CPU than the round trip it makes); ORM-enabled,
-# so `updated_at` gets its onupdate as a session flush would give it.
+# Built once (building a statement costs more CPU than the round trip it makes), on the tables
+# rather than the mapped classes: neither session holds the rows they change, so the ORM's
+# bookkeeping for an UPDATE would be work for nothing. `updated_at`'s onupdate is the column's,
+# and applies here too.
+_COMMANDS = cast(Table, Command.__table__)
+_ROLLOUTS = cast(Table, Rollout.__table__)
 # A create's anchor, the pre-created audience id, on its command and on the rollout: one
 # statement, since PostgreSQL runs the command's UPDATE in the WITH to completion.
 _ANCHOR = (
-    update(Rollout)
-    .where(Rollout.id == bindparam("anchor_rollout"))
+    update(_ROLLOUTS)
+    .where(_ROLLOUTS.c.id == bindparam("anchor_rollout"))
     .values(graph_audience_id=bindparam("anchor_value"))
     .add_cte(
-        update(Command)
-        .where(Command.id == bindparam("anchor_command"))
+        update(_COMMANDS)
+        .where(_COMMANDS.c.id == bindparam("anchor_command"))
         .values(anchor=bindparam("anchor_value"))
         .cte("anchored")
     )
 )
 # A command's end: its outcome, the result it recorded, and no lease any more.
 _FINISH = (
-    update(Command)
-    .where(Command.id == bindparam("finished_command"))
+    update(_COMMANDS)
+    .where(_COMMANDS.c.id == bindparam("finished_command"))
     .values(
         status=bindparam("finished_status"),
         # None is SQL NULL, as a literal None in values() is (not JSON's null).
         result=bindparam("finished_result", type_=JSONB(none_as_null=True)),
-        finished_at=bindparam("finished_at_value", type_=Command.finished_at.type),
+        finished_at=bindparam("finished_at_value", type_=_COMMANDS.c.finished_at.type),
         lease_until=None,
     )
 )
@@ -159,7 +163,6 @@ class CommandExecutor:
                         "anchor_command": command.id,
                         "anchor_value": audience_id,
                     },
-                    synchronize_session=False,
                 )
 
         return save

@@ -42,7 +42,5 @@ async def run_command(
     if with_intent is not None:
         await with_intent()  # rows that must be committed with the intent
     await services.uow.commit()
-    # The executor records the outcome in sessions of its own: the command leaves this one.
-    services.uow.session.expunge(command)
     await commands.execute_held(command, rollout, context)
     return command.id

@@ -3,13 +3,13 @@ request's one transaction."""
 
 from __future__ import annotations
 
-import functools
 import uuid
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
+from typing import Any, cast
 
 import procrastinate
-from sqlalchemy import ColumnElement, func
+from sqlalchemy import Interval, Table, bindparam, func, insert
+from sqlalchemy.orm import make_transient_to_detached
 
 from app.audit.recorder import AuditRecorder
 from app.change_context import ChangeContext
@@ -17,11 +17,29 @@ from app.commands.models import Command
 from app.jobs.queue import defer_command
 from app.unit_of_work import UnitOfWork
 
-
-@functools.lru_cache(maxsize=8)
-def _lease_from_now(lease_seconds: float) -> ColumnElement[datetime]:
-    """now() plus the lease, by the database's clock; built once per lease length."""
-    return func.now() + timedelta(seconds=lease_seconds)
+_COMMANDS = cast(Table, Command.__table__)
+# The command as held by its requester until now() plus the lease, by the database's clock.
+# Built once, on the table: one row needs none of the ORM's unit-of-work (about 1 ms of CPU).
+_INSERT_HELD = insert(_COMMANDS).values(
+    lease_until=func.now() + bindparam("lease_for", type_=Interval())
+)
+_HELD_COLUMNS = (
+    "id",
+    "kind",
+    "rollout_id",
+    "action",
+    "payload",
+    "anchor",
+    "status",
+    "attempts",
+    "intent_event_id",
+    "actor",
+    "ticket",
+    "reason",
+    "request_id",
+    "result",
+    "finished_at",
+)
 
 
 async def enqueue(
@@ -37,9 +55,9 @@ async def enqueue(
     lease_seconds: float,
 ) -> Command:
     """Record the command and its `requested` audit event (not committed: the caller commits
-    once). The command is recorded as held by the caller, who runs it right after the commit:
-    no separate claim. Should the caller die first, the hold runs out after `lease_seconds` and
-    the command's job, due then, runs it."""
+    once), and answer the command, detached from the session. The command is recorded as held
+    by the caller, who runs it right after the commit: no separate claim. Should the caller die
+    first, the hold runs out after `lease_seconds` and the command's job, due then, runs it."""
     intent = AuditRecorder(uow, context).record(
         action=action, outcome="requested", rollout_id=rollout_id, detail=detail
     )
@@ -50,16 +68,21 @@ async def enqueue(
         rollout_id=rollout_id,
         action=action,
         payload=payload,
+        anchor=None,
         status="running",
         attempts=1,
-        lease_until=_lease_from_now(lease_seconds),
         intent_event_id=intent.id,
         actor=context.actor,
         ticket=context.ticket,
         reason=context.reason,
         request_id=context.request_id,
+        result=None,
+        finished_at=None,
     )
-    uow.session.add(command)
-    await uow.session.flush()
+    row = {column: getattr(command, column) for column in _HELD_COLUMNS}
+    await uow.session.execute(_INSERT_HELD, {**row, "lease_for": timedelta(seconds=lease_seconds)})
+    # The object stands for the row it wrote, outside the session (the executor records the
+    # outcome in sessions of its own); its lease and creation time are the database's.
+    make_transient_to_detached(command)
     await defer_command(queue, uow, command.id, after_seconds=lease_seconds)
     return command

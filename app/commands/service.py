@@ -82,7 +82,8 @@ async def enqueue(
     row = {column: getattr(command, column) for column in _HELD_COLUMNS}
     await uow.session.execute(_INSERT_HELD, {**row, "lease_for": timedelta(seconds=lease_seconds)})
     # The object stands for the row it wrote, outside the session (the executor records the
-    # outcome in sessions of its own); its lease and creation time are the database's.
+    # outcome in sessions of its own). Its lease and creation time, set by the database's
+    # clock, are not loaded: read from a detached object, they raise DetachedInstanceError.
     make_transient_to_detached(command)
     await defer_command(queue, uow, command.id, after_seconds=lease_seconds)
     return command

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from psycopg.adapt import PyFormat
 from psycopg.types.array import ListBinaryDumper, ListDumper
-from sqlalchemy import ARRAY, MetaData, String, event, literal
+from sqlalchemy import ARRAY, MetaData, String, Table, event, literal
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -32,6 +32,12 @@ class Base(DeclarativeBase):
     """Base of every table the service owns."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def table_of(model: type[Base]) -> Table:
+    """The table a mapped class maps, for statements built on the table itself (no ORM
+    bookkeeping); typed as a Table, which `__table__` is not to a type checker."""
+    return cast(Table, model.__table__)
 
 
 def create_engine(url: str) -> AsyncEngine:

@@ -7,17 +7,18 @@ rows is left to the ORM, which orders rows by their foreign keys."""
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, event, insert
+from sqlalchemy import event, insert
 from sqlalchemy.orm import Session, UOWTransaction
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit.models import AuditEvent
+from app.db import table_of
 
 PENDING = "autopatch_audit_pending"  # Session.info: events added since the last flush, in order
 
-_TABLE = cast(Table, AuditEvent.__table__)
+_TABLE = table_of(AuditEvent)
 _COLUMNS = (
     "actor",
     "action",

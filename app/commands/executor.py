@@ -8,9 +8,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, select, text, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,12 +20,14 @@ from app.audit.recorder import AuditRecorder, OutcomeNotRecorded, graph_error_de
 from app.change_context import ChangeContext
 from app.commands import kinds
 from app.commands.models import Command
+from app.db import table_of
 from app.graph.client import GraphClient
 from app.graph.errors import GraphError
 from app.graph.results import GraphResult
 from app.operations.abandon import abandon_operations_of
 from app.problems import DatabaseUnavailable
 from app.request_context import request_id_var
+from app.rollouts import repository
 from app.rollouts.models import Rollout
 from app.unit_of_work import UnitOfWork, execute_alone
 
@@ -45,8 +47,8 @@ _CLAIM = select(Command).from_statement(
 # rather than the mapped classes: neither session holds the rows they change, so the ORM's
 # bookkeeping for an UPDATE would be work for nothing. `updated_at`'s onupdate is the column's,
 # and applies here too.
-_COMMANDS = cast(Table, Command.__table__)
-_ROLLOUTS = cast(Table, Rollout.__table__)
+_COMMANDS = table_of(Command)
+_ROLLOUTS = table_of(Rollout)
 # A create's anchor, the pre-created audience id, on its command and on the rollout: one
 # statement, since PostgreSQL runs the command's UPDATE in the WITH to completion.
 _ANCHOR = (
@@ -72,8 +74,6 @@ _FINISH = (
         lease_until=None,
     )
 )
-# The rollout's row, locked for the outcome's transaction (as Session.get with a lock reads it).
-_ROLLOUT_LOCKED = select(Rollout).where(Rollout.id == bindparam("locked_rollout")).with_for_update()
 
 
 @dataclass(frozen=True)
@@ -215,17 +215,11 @@ class CommandExecutor:
         """Graph's success in `uow` (not committed): the rollout's transition, the work a
         created deployment releases, the `succeeded` event and the command's end."""
         command = claimed.command
-        rollout = await self._locked_rollout(uow.session, command)
+        rollout = await repository.locked(uow.session, command.rollout_id)
         detail = kinds.succeeded(command.kind, command.payload, rollout, result.value, self.clock())
         if command.kind == kinds.CREATE and self.on_created is not None:
             await self.on_created(uow, rollout)
         await self._close(uow, claimed, "succeeded", list(result.request_ids), detail)
-
-    @staticmethod
-    async def _locked_rollout(session: AsyncSession, command: Command) -> Rollout:
-        """The command's rollout, its row locked until the session's transaction ends."""
-        found = await session.execute(_ROLLOUT_LOCKED, {"locked_rollout": command.rollout_id})
-        return found.scalar_one()
 
     async def _record_success(self, claimed: Claimed, result: GraphResult[Any]) -> Command:
         command = claimed.command
@@ -256,7 +250,7 @@ class CommandExecutor:
             return
         async with self.sessionmaker() as session:
             uow = UnitOfWork(session)
-            rollout = await self._locked_rollout(session, command)
+            rollout = await repository.locked(session, command.rollout_id)
             kinds.failed(command.kind, rollout, error)
             if command.kind == kinds.CREATE and rollout.status == "failed":
                 await abandon_operations_of(uow, rollout.id, self.clock())

@@ -8,13 +8,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
     ARRAY,
     ColumnElement,
     String,
-    Table,
     and_,
     bindparam,
     case,
@@ -30,7 +29,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import aliased
 
 from app.audience.models import AudienceDevice
-from app.db import string_array
+from app.db import string_array, table_of
 from app.devices.models import ManagedDevice
 from app.operations.models import Operation, OperationItem
 from app.rollouts.models import Rollout
@@ -111,7 +110,7 @@ async def in_active_rollouts(
 def _record_enrolled_statement() -> Any:
     """The upsert of record_enrolled, built once: its parameters are bound per call (building
     and keying this statement anew for every chunk cost the API more than running it)."""
-    devices = cast(Table, ManagedDevice.__table__)
+    devices = table_of(ManagedDevice)
     rows = select(
         func.unnest(bindparam("device_ids", type_=ARRAY(String))).column_valued("device_id"),
         bindparam("category", type_=devices.c.category.type),

@@ -15,13 +15,14 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit.recorder import AuditRecorder
 from app.change_context import ChangeContext
+from app.db import table_of
 from app.graph.client import GraphClient, PageListener
 from app.graph.errors import GraphError, is_transient
 from app.operations import item_store
@@ -390,7 +391,7 @@ def _retrying(detail: dict[str, Any], outage: GraphError | None, now: datetime) 
     return {**rest, "retrying": {"code": outage.code, "message": outage.message, "since": since}}
 
 
-_ROLLOUTS = cast(Table, Rollout.__table__)
+_ROLLOUTS = table_of(Rollout)
 _ROLLOUT_STATE = select(_ROLLOUTS.c.status, _ROLLOUTS.c.graph_state["effective"].astext).where(
     _ROLLOUTS.c.id == bindparam("rollout_id")
 )

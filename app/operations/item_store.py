@@ -7,11 +7,12 @@ import functools
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import ARRAY, Integer, String, Table, Update, bindparam, func, select, update
+from sqlalchemy import ARRAY, Integer, String, Update, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import table_of
 from app.operations.models import OperationItem
 
 
@@ -95,7 +96,7 @@ def _marking(value_names: tuple[str, ...]) -> Update:
     directly. With `seq = ANY(...)` alone, PostgreSQL 15's planner, whose statistics predated
     the operation's items, filtered on it instead, and every batch read all the operation's
     pending items (quadratic in the operation's size)."""
-    items = cast(Table, OperationItem.__table__)
+    items = table_of(OperationItem)
     return (
         update(items)
         .where(

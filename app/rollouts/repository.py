@@ -71,6 +71,12 @@ async def get_or_404(session: AsyncSession, rollout_id: str, *, lock: bool = Fal
     return rollout
 
 
+async def locked(session: AsyncSession, rollout_id: uuid.UUID) -> Rollout:
+    """The rollout with that id, which must exist, its row locked until the transaction ends."""
+    found = await session.execute(_BY_ID_LOCKED, {"rollout_id": rollout_id})
+    return found.scalar_one()
+
+
 async def reload_counted(session: AsyncSession, rollout: Rollout) -> tuple[int, int] | None:
     """Read `rollout`'s row again (into the same object, as session.refresh does) together with
     its audience counts (see audience_counts), in one statement; None if the row is gone."""

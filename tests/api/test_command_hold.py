@@ -50,6 +50,19 @@ async def test_a_command_whose_requester_died_after_its_commit_runs_once_its_hol
         row = await session.get(Command, command.id)
         assert row is not None
         assert (row.status, row.attempts) == ("running", 1)
+        # The answered command stands for its row: every column it holds is the row's.
+        held = [c.key for c in Command.__table__.columns if c.key in vars(command)]
+        assert {"lease_until", "created_at"}.isdisjoint(held)  # the database's clock sets them
+        assert {key: getattr(command, key) for key in held} == {
+            key: getattr(row, key) for key in held
+        }
+        assert (row.kind, row.payload, row.actor, row.request_id) == (
+            kinds.SET_STATE,
+            {"requested": "paused"},
+            "alice",
+            "req-died",
+        )
+        assert (row.anchor, row.result, row.finished_at) == (None, None, None)
         job_due_in = await session.scalar(
             text(
                 "SELECT extract(epoch FROM scheduled_at - now()) FROM procrastinate_jobs"

@@ -13,7 +13,7 @@ import httpx
 
 from app.graph.auth import ClientCredentialsTokenProvider, MsalTokenProvider, scope_for
 from app.graph.client import GraphClient, GraphClientConfig
-from app.graph.http_client import AsyncioTransport, CookielessClient
+from app.graph.http_client import DEFAULT_LIMITS, AsyncioTransport, CookielessClient
 from app.settings import Settings
 
 SIMULATOR_BASE_URL = "http://graph-simulator.local/beta"
@@ -53,7 +53,7 @@ def connection_options(context: ssl.SSLContext) -> dict[str, Any]:
     the environment names a proxy (HTTPS_PROXY, ALL_PROXY, HTTP_PROXY, in any case), through
     httpx's own transport, which honours those variables and NO_PROXY exactly as before."""
     if any(scheme in urllib.request.getproxies() for scheme in ("https", "all", "http")):
-        return {"verify": context}
+        return {"verify": context, "limits": DEFAULT_LIMITS}
     return {"transport": AsyncioTransport(context)}
 
 

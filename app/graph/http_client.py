@@ -11,8 +11,17 @@ import httpcore
 import httpx
 
 from app.graph.asyncio_network import AsyncioBackend
+from app.graph.connection_pool import ConnectionPool
 
-DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5)
+DEFAULT_LIMITS = httpx.Limits(
+    max_connections=100, max_keepalive_connections=100, keepalive_expiry=5
+)
+"""The Graph client's connections: at most 100 open, an idle one closed after 5 s. Any of them
+may stay open while idle: AsyncioTransport's pool keeps every one (app.graph.connection_pool).
+httpx's own transport, used when a proxy is named, is httpcore's pool, which closes every idle
+connection while it holds more than max_keepalive_connections in all, busy ones included
+(encode/httpcore PR #1000); with httpx's default of 20, more calls than that in flight (the API
+allows 64) would each open a TLS connection of their own."""
 
 
 class NoCookies(httpx.Cookies):
@@ -90,14 +99,14 @@ class _ResponseStream(httpx.AsyncByteStream):
 
 
 class AsyncioTransport(httpx.AsyncBaseTransport):
-    """httpx's HTTP/1.1 transport over app.graph.asyncio_network instead of anyio: the same
-    pool (httpx's default limits), TLS context and errors."""
+    """httpx's HTTP/1.1 transport over app.graph.asyncio_network instead of anyio, with a pool
+    of its own (app.graph.connection_pool): the same limits, TLS context and errors."""
 
     def __init__(self, ssl_context: ssl.SSLContext, limits: httpx.Limits = DEFAULT_LIMITS) -> None:
-        self._pool = httpcore.AsyncConnectionPool(
+        assert limits.max_connections is not None and limits.keepalive_expiry is not None
+        self._pool = ConnectionPool(
             ssl_context=ssl_context,
             max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
             network_backend=AsyncioBackend(),
         )

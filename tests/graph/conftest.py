@@ -1,12 +1,15 @@
-"""GraphClient against the simulator in-process, with a fake sleep that records the waits."""
+"""GraphClient against the simulator in-process, with a fake sleep that records the waits; and a
+runner of coroutines on each event loop the service runs on."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import httpx
 import pytest
+import uvloop
 
 from app.graph.auth import ClientCredentialsTokenProvider
 from app.graph.client import GraphClient, GraphClientConfig
@@ -78,3 +81,20 @@ async def make_graph(sim: SimulatorState, sleeper: FakeSleep) -> AsyncIterator[M
 def graph(make_graph: MakeClient) -> GraphClient:
     """A client with default config (200 ids per call, 5 attempts, 60 s wait budget)."""
     return make_graph()
+
+
+LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
+    "asyncio": asyncio.new_event_loop,
+    "uvloop": uvloop.new_event_loop,
+}
+
+
+@pytest.fixture(params=sorted(LOOPS))
+def run(request: pytest.FixtureRequest) -> Callable[[Awaitable[object]], object]:
+    """Run a coroutine to completion on a fresh loop of the parametrised kind."""
+
+    def runner(coroutine: Awaitable[object]) -> object:
+        with asyncio.Runner(loop_factory=LOOPS[request.param]) as loop_runner:
+            return loop_runner.run(coroutine)  # type: ignore[arg-type]
+
+    return runner

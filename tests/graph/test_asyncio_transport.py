@@ -12,32 +12,17 @@ from collections.abc import Awaitable, Callable, Iterator
 
 import httpx
 import pytest
-import uvloop
 
 from app.graph.factory import build_live, connection_options, ssl_context
 from app.graph.http_client import AsyncioTransport, CookielessClient
 from app.settings import Settings
 from app.simulator import SimulatorState
 from tests.auth.keys import API_KEYS
+from tests.graph.raw_http import RawServer, answer, plain_client, read_request
 from tests.graph.tls_server import RunningSimulator, serve_tls
 
-LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
-    "asyncio": asyncio.new_event_loop,
-    "uvloop": uvloop.new_event_loop,
-}
 ROOT = "/beta/admin/windows/updates"
 ACTION = "microsoft.graph.windowsUpdates."
-
-
-@pytest.fixture(params=sorted(LOOPS))
-def run(request: pytest.FixtureRequest) -> Callable[[Awaitable[object]], object]:
-    """Run a coroutine to completion on a fresh loop of the parametrised kind."""
-
-    def runner(coroutine: Awaitable[object]) -> object:
-        with asyncio.Runner(loop_factory=LOOPS[request.param]) as loop_runner:
-            return loop_runner.run(coroutine)  # type: ignore[arg-type]
-
-    return runner
 
 
 @pytest.fixture(scope="module")
@@ -127,63 +112,6 @@ def test_a_rollouts_calls_over_tls_answer_as_through_httpx_own_transport(
     assert b'"code":"NotFound"' in ours[-2][1]  # type: ignore[index]
 
 
-class RawServer:
-    """A plain-HTTP server on loopback scripted per connection, counting its connections."""
-
-    def __init__(
-        self, handle: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-    ) -> None:
-        self.handle = handle
-        self.connections = 0
-        self.server: asyncio.Server | None = None
-
-    async def __aenter__(self) -> str:
-        async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            self.connections += 1
-            try:
-                await self.handle(reader, writer)
-            except (ConnectionError, asyncio.IncompleteReadError):
-                pass
-            finally:
-                writer.close()
-
-        self.server = await asyncio.start_server(accept, "127.0.0.1", 0)
-        port = self.server.sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-    async def __aexit__(self, *_: object) -> None:
-        assert self.server is not None
-        self.server.close()
-
-
-async def read_request(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
-    """One request's head and body (Content-Length bodies only)."""
-    head = await reader.readuntil(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":")[1])
-    return head, await reader.readexactly(length)
-
-
-def answer(body: bytes, *, close: bool = False) -> bytes:
-    connection = b"close" if close else b"keep-alive"
-    return (
-        b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
-        b"Content-Length: "
-        + str(len(body)).encode()
-        + b"\r\nConnection: "
-        + connection
-        + b"\r\n\r\n"
-    ) + body
-
-
-def plain_client(url: str, timeout: float = 10) -> httpx.AsyncClient:
-    return CookielessClient(
-        base_url=url, timeout=timeout, transport=AsyncioTransport(ssl.create_default_context())
-    )
-
-
 def test_calls_in_sequence_share_one_connection(
     run: Callable[[Awaitable[object]], object],
 ) -> None:
@@ -203,6 +131,59 @@ def test_calls_in_sequence_share_one_connection(
     bodies, connections = run(scenario())  # type: ignore[misc]
     assert bodies == [f"echo:call {n}".encode() for n in range(5)]
     assert connections == 1
+
+
+PROXY_VARIABLES = (
+    "HTTPS_PROXY",
+    "HTTP_PROXY",
+    "ALL_PROXY",
+    "https_proxy",
+    "http_proxy",
+    "all_proxy",
+)
+
+
+@pytest.mark.parametrize("proxied", [False, True], ids=["over asyncio", "through a proxy"])
+def test_more_calls_in_flight_than_httpx_keeps_idle_by_default_reuse_their_connections(
+    run: Callable[[Awaitable[object]], object], monkeypatch: pytest.MonkeyPatch, proxied: bool
+) -> None:
+    """Two waves of 30 calls at once, each call answered only once all 30 are in flight: the
+    second wave goes over the first wave's connections. (httpcore closes idle connections while
+    the pool holds more than max_keepalive_connections in all; with httpx's default of 20, every
+    call of the second wave connected anew.) Both ways the live client connects: its own
+    transport, and httpx's when the environment names a proxy."""
+    calls = 30
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+    async def scenario() -> tuple[list[bytes], int]:
+        all_in_flight = asyncio.Barrier(calls)
+
+        async def together(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while True:
+                head, _ = await read_request(reader)
+                await all_in_flight.wait()
+                writer.write(answer(head.split(b" ")[1]))
+
+        server = RawServer(together)
+        async with server as url:
+            if proxied:
+                monkeypatch.setenv("HTTP_PROXY", url)
+            options = connection_options(ssl.create_default_context())
+            assert ("transport" in options) is not proxied
+            base = "http://graph.invalid" if proxied else url
+            async with CookielessClient(base_url=base, timeout=10, **options) as http:
+                answers = []
+                for wave in range(2):
+                    sent = [http.get(f"/{wave}/{n}") for n in range(calls)]
+                    answers += await asyncio.wait_for(asyncio.gather(*sent), 10)
+        return [a.content for a in answers], server.connections
+
+    bodies, connections = run(scenario())  # type: ignore[misc]
+    assert [body.rsplit(b"/", 2)[-2:] for body in bodies] == [
+        [str(wave).encode(), str(n).encode()] for wave in range(2) for n in range(calls)
+    ]
+    assert connections == calls
 
 
 def test_a_connection_the_server_closed_while_idle_is_not_reused(

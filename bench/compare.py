@@ -10,18 +10,22 @@ CPU 1, so that a service's CPU time is not time spent waiting for a CPU; Postgre
 processes get their own CPUs back at the end.
 
 Workloads, one after the other: POST /v1/rollouts without devices, GET /v1/rollouts/{id} (a
-rollout of 100 devices), and with --devices N, creating a rollout of N devices until its
-operation has finished. For each: the median over the blocks of each side's service CPU per
-request (the API process, worker included) and wall time per request, and the median of B's
-CPU over A's across the pairs, with every pair's ratio.
+rollout of 100 devices), with --devices N, creating a rollout of N devices until its operation
+has finished, and with --readers N, N concurrent readers of that GET for --readers-seconds per
+block while each side's Graph answers after --graph-latency. For each: the median over the
+blocks of each side's service CPU per request (the API process, worker included) and wall time
+per request (for the readers: the block's duration over the requests completed in it), and the
+median of B's CPU over A's across the pairs, with every pair's ratio.
 
     .venv/bin/python bench/compare.py --a f9ae4c6
     .venv/bin/python bench/compare.py --a f9ae4c6 --b HEAD --devices 10000 --pairs 6
+    .venv/bin/python bench/compare.py --a f9ae4c6 --readers 50
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import copy
 import functools
@@ -37,6 +41,7 @@ from typing import Any
 
 import harness
 import httpx
+import reads
 from harness import Bench, print_table
 
 SERVICE_CPU = 0
@@ -50,6 +55,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--pairs", type=int, default=8, help="blocks of each workload per side")
     parser.add_argument("--block", type=int, default=40, help="POSTs per block (GETs: 4 times)")
     parser.add_argument("--devices", type=int, default=0, help="also create+add this many")
+    parser.add_argument("--readers", type=int, default=0, help="also this many readers at once")
+    parser.add_argument("--readers-seconds", type=float, default=3, help="per readers' block")
+    parser.add_argument("--graph-latency", type=float, default=0.1, help="for the readers (s)")
     parser.add_argument("--no-pin", action="store_true", help="leave every process's CPUs be")
     harness.common_arguments(parser)
     args = parser.parse_args()
@@ -57,6 +65,10 @@ def parse_args() -> argparse.Namespace:
         parser.error("--pairs must be 2-50 and --block 5-1000")
     if not 0 <= args.devices <= 100_000:
         parser.error("--devices must be 0-100000")
+    if not 0 <= args.readers <= 500 or not 0.5 <= args.readers_seconds <= 60:
+        parser.error("--readers must be 0-500 and --readers-seconds 0.5-60")
+    if not 0 < args.graph_latency <= 5:
+        parser.error("--graph-latency must be more than 0 and at most 5 seconds")
     return args
 
 
@@ -69,17 +81,17 @@ class Side:
     api: harness.Process
     http: httpx.Client
     rollout_id: str
-    simulator_pid: int
+    simulator: harness.Simulator
     blocks: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
 
-    def measure(self, workload: str, call: Callable[[], None], count: int) -> None:
-        """`count` calls; their CPU (the API process's) and wall time per call, in ms."""
+    def measure(self, workload: str, call: Callable[[], int], count: int) -> None:
+        """`count` calls of `call`, each saying how many requests it made; the CPU (the API
+        process's) and wall time per request, in ms."""
         cpu, started = self.api.cpu_seconds(), time.perf_counter()
-        for _ in range(count):
-            call()
-        wall = (time.perf_counter() - started) / count * 1000
+        requests = sum(call() for _ in range(count))
+        wall = (time.perf_counter() - started) / requests * 1000
         self.blocks.setdefault(workload, []).append(
-            ((self.api.cpu_seconds() - cpu) / count * 1000, wall)
+            ((self.api.cpu_seconds() - cpu) / requests * 1000, wall)
         )
 
 
@@ -143,35 +155,59 @@ def start_side(name: str, ref: str | None, args: argparse.Namespace, stack: Any)
     created = harness.create_through_api(
         http, harness.device_ids(100), timeout=120, poll=0.1, name=f"compare {name}"
     )
-    return Side(name, bench, api, http, created["rolloutId"], sim.process.popen.pid)
+    return Side(name, bench, api, http, created["rolloutId"], sim)
 
 
-def workloads(args: argparse.Namespace) -> list[tuple[str, int, Callable[[Side], None]]]:
-    """(name, calls per block, one call) of each workload."""
+def workloads(args: argparse.Namespace) -> list[tuple[str, int, Callable[[Side], int]]]:
+    """(name, calls per block, one call, which says how many requests it made) of each
+    workload."""
     body = harness.rollout_body([], "compare create")
     del body["devices"]
 
-    def post(side: Side) -> None:
+    def post(side: Side) -> int:
         answer = side.http.post("/v1/rollouts", json=body)
         if answer.status_code != 201:
             raise harness.BenchError(f"POST /v1/rollouts: {answer.status_code} {answer.text}")
+        return 1
 
-    def get(side: Side) -> None:
+    def get(side: Side) -> int:
         answer = side.http.get(f"/v1/rollouts/{side.rollout_id}")
         if answer.status_code != 200:
             raise harness.BenchError(f"GET /v1/rollouts/{{id}}: {answer.status_code}")
+        return 1
 
-    def create_and_add(side: Side) -> None:
+    def create_and_add(side: Side) -> int:
         harness.create_through_api(
             side.http, harness.device_ids(args.devices), timeout=600, poll=0.1, name="compare"
         )
+        return 1
 
-    chosen: list[tuple[str, int, Callable[[Side], None]]] = [
+    def readers(side: Side) -> int:
+        side.simulator.faults(latencySeconds=args.graph_latency)
+        try:
+            load = asyncio.run(
+                reads.readers_of(
+                    str(side.http.base_url),
+                    f"/v1/rollouts/{side.rollout_id}",
+                    args.readers,
+                    args.readers_seconds,
+                )
+            )
+        finally:
+            side.simulator.clear_faults()
+        if load["statuses"].keys() != {"200"}:
+            raise harness.BenchError(f"readers: {load['statuses']}")
+        return int(load["completed"])
+
+    chosen: list[tuple[str, int, Callable[[Side], int]]] = [
         ("POST /v1/rollouts, no devices", args.block, post),
         ("GET /v1/rollouts/{id}", args.block * 4, get),
     ]
     if args.devices:
         chosen.append((f"create + add {args.devices:,} devices", 1, create_and_add))
+    if args.readers:
+        latency = f"{args.graph_latency * 1000:g} ms"
+        chosen.append((f"{args.readers} readers of that GET, Graph {latency}", 1, readers))
     return chosen
 
 
@@ -203,7 +239,8 @@ def main() -> int:
         if pin:
             os.sched_setaffinity(0, {OTHERS_CPU})
             services = [a.api.popen.pid, b.api.popen.pid]
-            others = [*postgres_pids(), a.simulator_pid, b.simulator_pid]
+            others = [*postgres_pids(), a.simulator.process.popen.pid]
+            others.append(b.simulator.process.popen.pid)
             stack.enter_context(pinned(services, others))
         results: dict[str, Any] = {"pinned": pin, "workloads": {}}
         rows = []

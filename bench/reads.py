@@ -231,17 +231,26 @@ async def _load(
     }
 
 
+async def readers_of(
+    api_url: str, path: str, readers: int, duration: float, warmup: float = 0
+) -> dict[str, Any]:
+    """`readers` loops of GET `path` on the service, authenticated (see _load)."""
+    return await _load(
+        lambda: httpx.AsyncClient(base_url=api_url, headers=harness.API_HEADERS, timeout=30),
+        path,
+        readers,
+        warmup,
+        duration,
+    )
+
+
 async def concurrent_reads(
     api_url: str, sim: harness.Simulator, token: str, rollout_id: str, deployment: str, args: Any
 ) -> dict[str, Any]:
     """The readers against the service, then the same load straight at the simulator."""
     tls = ssl.create_default_context(cafile=str(sim.ca))
-    service = await _load(
-        lambda: httpx.AsyncClient(base_url=api_url, headers=harness.API_HEADERS, timeout=30),
-        f"/v1/rollouts/{rollout_id}",
-        args.readers,
-        args.warmup,
-        args.duration,
+    service = await readers_of(
+        api_url, f"/v1/rollouts/{rollout_id}", args.readers, args.duration, args.warmup
     )
     direct = await _load(
         lambda: httpx.AsyncClient(

@@ -113,6 +113,10 @@ class ConnectionPool:
             await asyncio.wait_for(released, None if deadline is None else deadline - loop.time())
         except TimeoutError:
             raise httpcore.PoolTimeout("No connection to Graph became free in time.") from None
+        except BaseException:
+            if released.done() and not released.cancelled():
+                self._wake_one()  # woken, then cancelled: the next waiter gets the connection
+            raise
         finally:
             if released in self._waiting:
                 self._waiting.remove(released)

@@ -11,14 +11,15 @@ import httpx
 
 from app.graph.http_client import DEFAULT_LIMITS, AsyncioTransport, CookielessClient
 
+Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+"""What a RawServer does with each connection."""
+
 
 class RawServer:
     """A plain-HTTP server on loopback scripted per connection, counting its connections and
     those that have ended (the script returned, or the client closed the connection)."""
 
-    def __init__(
-        self, handle: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-    ) -> None:
+    def __init__(self, handle: Script) -> None:
         self.handle = handle
         self.connections = 0
         self.ended = 0
@@ -74,11 +75,38 @@ def plain_client(
     return CookielessClient(base_url=url, timeout=timeout, transport=transport)
 
 
+def request_line(head: bytes) -> bytes:
+    """An answer whose body is the first line of the request `head`."""
+    return answer(head.split(b"\r\n")[0])
+
+
 async def keep_answering(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """A RawServer script: answer every request on the connection with its request line."""
     while True:
         head, _ = await read_request(reader)
-        writer.write(answer(head.split(b"\r\n")[0]))
+        writer.write(request_line(head))
+
+
+def holding(path: bytes, release: asyncio.Event) -> Script:
+    """A RawServer script: a request for `path` is answered once `release` is set, or never if
+    the client closes the connection first; every other request at once. Answers carry the
+    request line."""
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head, _ = await read_request(reader)
+            if head.split(b" ")[1] == path:
+                left = asyncio.ensure_future(reader.read())  # b"" once the client closes
+                released = asyncio.ensure_future(release.wait())
+                await asyncio.wait({left, released}, return_when=asyncio.FIRST_COMPLETED)
+                left.cancel()
+                released.cancel()
+                await asyncio.gather(left, released, return_exceptions=True)
+                if not release.is_set():
+                    return
+            writer.write(request_line(head))
+
+    return script
 
 
 async def until(condition: Callable[[], bool], seconds: float = 5) -> None:

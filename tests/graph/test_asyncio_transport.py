@@ -305,14 +305,7 @@ def live_settings() -> Settings:
 def test_without_a_proxy_in_the_environment_the_live_client_connects_over_asyncio(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for name in (
-        "HTTPS_PROXY",
-        "HTTP_PROXY",
-        "ALL_PROXY",
-        "https_proxy",
-        "http_proxy",
-        "all_proxy",
-    ):
+    for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     assert isinstance(
         connection_options(ssl.create_default_context())["transport"], AsyncioTransport

@@ -16,9 +16,11 @@ import pytest
 from tests.graph.raw_http import (
     RawServer,
     answer,
+    holding,
     keep_answering,
     plain_client,
     read_request,
+    request_line,
     until,
 )
 
@@ -34,7 +36,7 @@ def test_calls_beyond_its_size_wait_for_a_connection_and_share_them(run: Run) ->
         while True:
             head, _ = await read_request(reader)
             await asyncio.sleep(0.02)
-            writer.write(answer(head.split(b"\r\n")[0]))
+            writer.write(request_line(head))
 
     async def scenario() -> tuple[list[bytes], int]:
         server = RawServer(slowly)
@@ -50,16 +52,7 @@ def test_calls_beyond_its_size_wait_for_a_connection_and_share_them(run: Run) ->
 def test_a_call_that_gets_no_connection_in_time_is_a_pool_timeout(run: Run) -> None:
     async def scenario() -> tuple[float, bytes, bytes, int]:
         release = asyncio.Event()
-
-        async def hold_the_first(
-            reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-        ) -> None:
-            head, _ = await read_request(reader)
-            await release.wait()
-            writer.write(answer(head.split(b"\r\n")[0]))
-            await keep_answering(reader, writer)
-
-        server = RawServer(hold_the_first)
+        server = RawServer(holding(b"/held", release))
         async with server as url, plain_client(url, limits=limits(max_connections=1)) as http:
             held = asyncio.create_task(http.get("/held"))
             await until(lambda: server.connections == 1)
@@ -115,17 +108,7 @@ def test_an_answer_left_before_its_end_closes_its_connection(run: Run) -> None:
 
 def test_a_cancelled_call_frees_its_place(run: Run) -> None:
     async def scenario() -> tuple[bytes, int, int]:
-        async def never_answer_the_first(
-            reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-        ) -> None:
-            head, _ = await read_request(reader)
-            if b"/never" in head:
-                await reader.read()  # until the client closes the connection
-                return
-            writer.write(answer(head.split(b"\r\n")[0]))
-            await keep_answering(reader, writer)
-
-        server = RawServer(never_answer_the_first)
+        server = RawServer(holding(b"/never", asyncio.Event()))
         async with server as url, plain_client(url, limits=limits(max_connections=1)) as http:
             waiting = asyncio.create_task(http.get("/never"))
             await until(lambda: server.connections == 1)

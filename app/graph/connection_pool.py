@@ -43,11 +43,6 @@ class ConnectionPool:
         self._idle: dict[tuple[bytes, bytes, int], deque[httpcore.AsyncHTTPConnection]] = {}
         self._waiting: deque[asyncio.Future[None]] = deque()
 
-    @property
-    def open_connections(self) -> int:
-        """Connections made and not yet closed, busy or idle."""
-        return len(self._open)
-
     async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
         """Send the request on an idle connection to its origin, or a new one; the response's
         body hands the connection back when it is closed."""
@@ -58,7 +53,7 @@ class ConnectionPool:
             try:
                 response = await connection.handle_async_request(request)
             except httpcore.ConnectionNotAvailable:
-                await self.release(connection, origin)  # taken meanwhile: another one
+                await self.release(connection, origin)  # not usable after all: another
                 continue
             except BaseException:
                 await self.release(connection, origin)  # httpcore has closed it
@@ -130,9 +125,8 @@ class ConnectionPool:
         if connection.is_available() and not connection.has_expired():
             idle = self._idle.setdefault(_key(origin), deque())
             idle.append(connection)
-            while (
-                idle and idle[0].has_expired()
-            ):  # the oldest first: idle too long, or closed by Graph
+            # The oldest go first: idle for too long, or closed by the server meanwhile.
+            while idle and idle[0].has_expired():
                 await self._close(idle.popleft())
             self._wake_one()
         else:

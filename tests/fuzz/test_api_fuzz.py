@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 import uuid
 from collections import Counter
@@ -67,7 +68,9 @@ CONFIG: dict[str, Any] = {
     "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
     "phases": {
         "coverage": {"generate-duplicate-query-parameters": False},
-        "stateful": {"max-steps": 8, "generation": {"max-examples": 15}},
+        # Valid steps only: a refused step follows no link (the invalid ones are the coverage
+        # and fuzzing phases' work), so that any seed builds rollouts and uses their ids.
+        "stateful": {"max-steps": 8, "generation": {"max-examples": 15, "mode": "positive"}},
     },
     "operations": [
         {
@@ -99,17 +102,29 @@ def fuzz_app(clean_database: str, simulator: SimulatorState) -> Iterator[FastAPI
     asgi.shutdown_lifespans()
 
 
+STATEFUL_THREAD = "schemathesis_stateful_tests"  # schemathesis runs that phase in this thread
+stateful_hook_calls: Counter[str] = Counter()
+
+
+def _stateful() -> bool:
+    """Whether this hook runs in the stateful phase (schemathesis tells hooks no phase)."""
+    if threading.current_thread().name != STATEFUL_THREAD:
+        return False
+    stateful_hook_calls["calls"] += 1
+    return True
+
+
 def map_body(context: schemathesis.HookContext, body: Any) -> Any:
-    """Name a deployable update in half of the generated rollouts (the catalog is Graph's
-    data, not the schema's), so that creating one succeeds and the stateful phase has
-    rollouts to follow links into."""
+    """Name a deployable update in half of the generated rollouts, and in every one of the
+    stateful phase (the catalog is Graph's data, not the schema's), so that creating one
+    succeeds and the stateful phase has rollouts to follow links into."""
     operation = context.operation
     if (
         operation is not None
         and operation.label == "POST /v1/rollouts"
         and isinstance(body, dict)
         and isinstance(body.get("update"), dict)
-        and len(body.get("name", "")) % 2 == 0
+        and (len(body.get("name", "")) % 2 == 0 or _stateful())
     ):
         body["update"] = {"kind": "feature", "version": W11_24H2}
     return body
@@ -123,10 +138,13 @@ def before_call(context: schemathesis.HookContext, case: Any, kwargs: Any) -> No
     reused key; tests/api/test_idempotency.py). Invalid keys are kept, so that their refusal is
     still fuzzed. A generated `Authorization` is dropped: beside the API key it is a second
     credential (401), and no generated token could be valid (the token attacks are in
-    tests/api/test_authentication.py)."""
+    tests/api/test_authentication.py). In the stateful phase `dryRun` is dropped: a dry run
+    creates no rollout whose id a link could carry on."""
     headers = case.headers
     if headers is not None:
         headers.pop("Authorization", None)
+    if _stateful() and case.query:
+        case.query.pop("dryRun", None)
     key = headers.get("Idempotency-Key") if headers is not None else None
     if isinstance(key, str) and re.fullmatch(KEY_PATTERN, key):
         headers["Idempotency-Key"] = str(uuid.uuid4())
@@ -190,5 +208,6 @@ def test_no_request_gets_a_5xx_or_an_answer_outside_the_spec(fuzz_app: FastAPI) 
 
     print(f"\nschemathesis: {dict(sent)} in {time.monotonic() - started:.1f} s; links: {followed}")
     assert not failures, "\n\n".join(failures)
+    assert stateful_hook_calls, f"no hook ran in thread {STATEFUL_THREAD!r}: schemathesis moved it"
     # The stateful phase created rollouts and used their ids, and some of it succeeded.
     assert any(key.split()[1].startswith("2") for key in followed), followed

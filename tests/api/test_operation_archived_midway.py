@@ -1,11 +1,16 @@
 """A rollout archived while its operation is being sent: the chunk in flight finishes, and every
 later chunk is refused without a Graph call, because whether the rollout still accepts changes
-is read afresh before each chunk."""
+is read afresh before each chunk.
+
+The first chunk's enrollment is held (Graph has applied it, its answer is on its way) until the
+archive has been answered: the archive lands between the two chunks however slow the machine,
+where a fixed delay let a slow archive land after the second chunk had gone out."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterable
 
 import httpx
 import pytest
@@ -13,6 +18,8 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from app.audit.models import AuditEvent
+from app.graph.results import GraphResult
+from app.graph.specs import UpdateCategory
 from app.operations.models import OperationItem
 from app.settings import Settings
 from app.simulator.state import SimulatorState
@@ -38,15 +45,35 @@ async def enroll_intents(app: FastAPI, rollout_id: str) -> int:
         return len(found.all())
 
 
+def hold_first_enrollment(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> tuple[asyncio.Event, asyncio.Event]:
+    """The worker's first enrollAssets call reaches Graph, then its answer waits for `release`;
+    `applied` is set once Graph has applied it."""
+    graph = app.state.services.jobs.executor.graph
+    original = graph.enroll_assets_chunk
+    applied, release = asyncio.Event(), asyncio.Event()
+
+    async def held(category: UpdateCategory, ids: Iterable[str]) -> GraphResult[None]:
+        result: GraphResult[None] = await original(category, ids)
+        if not applied.is_set():
+            applied.set()
+            await release.wait()
+        return result
+
+    monkeypatch.setattr(graph, "enroll_assets_chunk", held)
+    return applied, release
+
+
 async def test_chunks_after_an_archive_are_not_sent(
-    client: httpx.AsyncClient, app: FastAPI, simulator: SimulatorState
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    simulator: SimulatorState,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     created = await client.post("/v1/rollouts", json=rollout_body())
     rollout = created.json()
-    # The first chunk's enrollment answers 202 only after 1.5 s: the rollout is archived then.
-    simulator.faults.drop_after_processing(
-        status=202, method="POST", path_contains="enrollAssets", hang_seconds=1.5
-    )
+    applied, release = hold_first_enrollment(app, monkeypatch)
     simulator.clear_calls()
     devices = device_ids(600)  # three chunks of 200
 
@@ -54,13 +81,14 @@ async def test_chunks_after_an_archive_are_not_sent(
         f"/v1/rollouts/{rollout['id']}/audience", json={"addDevices": devices}
     )
     assert accepted.status_code == 202, accepted.text
-    for _ in range(500):  # until the first chunk's intent is committed: its call is out
-        if await enroll_intents(app, rollout["id"]):
-            break
-        await asyncio.sleep(0.02)
-    else:
-        raise AssertionError("the operation never started sending")
-    archived = await client.post(f"/v1/rollouts/{rollout['id']}/archive", json={})
+    try:
+        async with asyncio.timeout(30):
+            await applied.wait()
+        assert await enroll_intents(app, rollout["id"]) == 1  # only the first chunk is out
+        async with asyncio.timeout(30):  # the archive waits for nothing the held chunk holds
+            archived = await client.post(f"/v1/rollouts/{rollout['id']}/archive", json={})
+    finally:
+        release.set()
     assert archived.status_code == 200, archived.text
     await app.state.services.operations.idle()
 

@@ -11,12 +11,15 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
 from app.audience.service import accept_audience_change
 from app.audit.models import AuditEvent
 from app.change_context import ChangeContext
+from app.graph.results import GraphResult
+from app.graph.wire import Deployment
 from app.rollouts.drift import canonical_settings, reconcile_all
 from app.rollouts.models import Rollout
 from app.simulator.deployments import delete_deployment
@@ -64,15 +67,6 @@ def audience(simulator: SimulatorState, rollout: dict[str, Any]) -> Audience:
 async def drift_events(app: FastAPI, rollout_id: str) -> list[AuditEvent]:
     """The rollout's driftFound / driftCleared events, in order."""
     return [e for e in await audit_trail(app, rollout_id) if e.action.startswith("rollout.drift")]
-
-
-async def answered(simulator: SimulatorState, path: str) -> None:
-    """Wait until the simulator has answered a GET of `path`."""
-    for _ in range(500):
-        if simulator.count("GET", path):
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"Graph was never asked for {path}")
 
 
 async def devices_listed(client: httpx.AsyncClient, rollout_id: str) -> list[tuple[str, str]]:
@@ -138,24 +132,40 @@ async def test_no_database_connection_is_held_while_graph_is_read(
 
 
 async def test_settings_changed_while_graph_is_read_are_left_to_the_next_check(
-    client: httpx.AsyncClient, app: FastAPI, simulator: SimulatorState
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    simulator: SimulatorState,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     rollout = await rollout_with(client, schedule=WAVES)
-    members_path = f"/deployments/{rollout['graphDeploymentId']}/audience/members"
-    simulator.faults.latency_seconds = 0.2
+    graph = app.state.services.graph
+    original = graph.get_deployment
+    read, release = asyncio.Event(), asyncio.Event()
 
+    async def held(deployment_id: str) -> GraphResult[Deployment]:
+        """Graph has answered; the answer waits until the PATCH below has committed."""
+        result: GraphResult[Deployment] = await original(deployment_id)
+        read.set()
+        await release.wait()
+        return result
+
+    monkeypatch.setattr(graph, "get_deployment", held)
     checking = asyncio.create_task(reconcile(client, rollout["id"]))
-    await answered(simulator, members_path)  # Graph is now reading the exclusions
-    async with app.state.services.sessionmaker() as session:  # a PATCH committed meanwhile
-        row = await session.get(Rollout, uuid.UUID(rollout["id"]))
-        assert row is not None
-        row.settings = {**row.settings, "schedule": {"waves": {"devicesPerWave": 60}}}
-        await session.commit()
+    try:
+        async with asyncio.timeout(30):
+            await read.wait()  # the check has taken our record and is reading Graph
+        async with app.state.services.sessionmaker() as session:  # a PATCH committed meanwhile
+            row = await session.get(Rollout, uuid.UUID(rollout["id"]))
+            assert row is not None
+            row.settings = {**row.settings, "schedule": {"waves": {"devicesPerWave": 60}}}
+            await session.commit()
+    finally:
+        release.set()
     report = await checking
+    monkeypatch.undo()
 
     assert (report["differences"], report["notChecked"]) == ([], ["settings"])
     assert await drift_events(app, rollout["id"]) == []
-    simulator.faults.latency_seconds = 0
     [difference] = (await reconcile(client, rollout["id"]))["differences"]
     assert difference["kind"] == "settings"
     assert difference["expected"]["schedule"] == {"gradualRollout": {"devicesPerOffer": 60}}

@@ -13,6 +13,8 @@ from fastapi import FastAPI
 from sqlalchemy import func, select, update
 
 from app.auth.api_keys import key_digest
+from app.graph.results import GraphResult
+from app.graph.wire import DeploymentAudience
 from app.idempotency.claim import claim_var, mark_effects
 from app.idempotency.models import IdempotencyKey
 from app.idempotency.problems import IdempotencyKeyInFlight
@@ -117,25 +119,32 @@ async def test_an_audience_change_is_replayed_with_its_operation(
     assert operations == 1
 
 
-async def _until_claimed(app: FastAPI) -> None:
-    """Wait (up to 10 s) until a request has claimed its Idempotency-Key in the database."""
-    deadline = asyncio.get_running_loop().time() + 10
-    while asyncio.get_running_loop().time() < deadline:
-        async with app.state.services.sessionmaker() as session:
-            if await session.scalar(select(func.count()).select_from(IdempotencyKey)):
-                return
-        await asyncio.sleep(0.01)
-    raise AssertionError("no Idempotency-Key was claimed within 10 s")
-
-
 async def test_while_the_first_request_runs_the_same_key_is_409(
-    app: FastAPI, client: httpx.AsyncClient, simulator: SimulatorState
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    simulator: SimulatorState,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     headers = _key()
-    simulator.faults.latency_seconds = 0.5
+    graph = app.state.services.graph
+    original = graph.create_audience
+    in_graph, release = asyncio.Event(), asyncio.Event()
+
+    async def held() -> GraphResult[DeploymentAudience]:
+        """The first request is in Graph, its key claimed, until the second has its answer."""
+        in_graph.set()
+        await release.wait()
+        result: GraphResult[DeploymentAudience] = await original()
+        return result
+
+    monkeypatch.setattr(graph, "create_audience", held)
     first = asyncio.create_task(client.post("/v1/rollouts", json=rollout_body(), headers=headers))
-    await _until_claimed(app)  # the first holds its key now, and Graph takes a second more
-    during = await client.post("/v1/rollouts", json=rollout_body(), headers=headers)
+    try:
+        async with asyncio.timeout(30):
+            await in_graph.wait()
+        during = await client.post("/v1/rollouts", json=rollout_body(), headers=headers)
+    finally:
+        release.set()
     assert during.status_code == 409
     assert during.json()["type"] == "urn:problem:idempotency-key-in-flight"
     assert during.headers["retry-after"] == "1"

@@ -51,7 +51,8 @@ class SdkGraph:
             token = fetch_token(http)
         host = urlsplit(simulator.url).hostname or "127.0.0.1"
 
-        class FetchedToken(AccessTokenProvider):  # type: ignore[misc]
+        # Without the SDK installed the base class is Any (mypy: misc); with it, it is not.
+        class FetchedToken(AccessTokenProvider):  # type: ignore[misc, unused-ignore]
             async def get_authorization_token(
                 self, uri: str, additional_authentication_context: Any = None
             ) -> str:

@@ -22,17 +22,18 @@
 ARG PYTHON_IMAGE=python:3.13-slim-trixie
 
 # Build: the service's wheel, installed with its runtime dependencies (never the dev extras)
-# into a virtualenv that the runtime stage copies. Every dependency ships binary wheels, so no
-# compiler is needed, and none of this stage's tools reach the final image.
+# into a virtualenv that the runtime stage copies, at the releases of constraints.txt (those
+# the test suite last passed with). Every dependency ships binary wheels, so no compiler is
+# needed, and none of this stage's tools reach the final image.
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY app ./app
 RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \
  && python -m venv /opt/venv \
- && /opt/venv/bin/pip install --no-cache-dir /wheels/*.whl \
+ && /opt/venv/bin/pip install --no-cache-dir -c constraints.txt /wheels/*.whl \
  && /opt/venv/bin/pip uninstall --yes pip
 
 FROM ${PYTHON_IMAGE} AS runtime

@@ -4,16 +4,22 @@
 python3 scripts/dev.py run [--port N]  # embedded PostgreSQL + Graph simulator on 127.0.0.1:8000
 python3 scripts/dev.py test            # the whole test suite (pytest arguments may follow)
 python3 scripts/dev.py lint            # ruff check, ruff format --check, mypy app and bench
+python3 scripts/dev.py lock            # pin the newest releases pyproject.toml allows
 
-The virtualenv is `.venv` (or DEV_VENV), made with the Python that runs this script.
+The virtualenv is `.venv` (or DEV_VENV), made with the Python that runs this script, with the
+exact releases of constraints.txt.
 """
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
+import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import venv
 from pathlib import Path
 
@@ -22,6 +28,15 @@ VENV = Path(os.environ["DEV_VENV"]).resolve() if os.environ.get("DEV_VENV") else
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / "python"
 STAMP = VENV / ".installed-from"
+LOCK = REPO / "constraints.txt"
+LOCK_HEADER = """\
+# The exact releases scripts/dev.py installs (pip install -c constraints.txt), and the image too:
+# every machine and CI run get the versions the suite last passed with, whatever was released
+# since. pyproject.toml keeps the ranges the code supports. `python3 scripts/dev.py lock`
+# resolves the newest releases within them again, in a throwaway virtualenv per supported
+# Python found on the machine, and rewrites this file (a python_version marker where those
+# Pythons resolve differently); then run the tests and the lint before committing it.
+"""
 
 
 SUPPORTED = ((3, 11), (3, 12), (3, 13))
@@ -46,8 +61,10 @@ def _port(rest: list[str]) -> str:
 
 
 def _ensure_environment() -> None:
-    """Create .venv and install the project with its dev extras when pyproject.toml changed."""
+    """Create .venv and install the project with its dev extras, at the releases of
+    constraints.txt, when either file changed."""
     wanted = hashlib.sha256((REPO / "pyproject.toml").read_bytes()).hexdigest()
+    wanted += " " + hashlib.sha256(LOCK.read_bytes()).hexdigest()
     wanted += f" python{sys.version_info[0]}.{sys.version_info[1]}"
     if PYTHON.exists() and STAMP.exists() and STAMP.read_text().strip() == wanted:
         return
@@ -60,7 +77,7 @@ def _ensure_environment() -> None:
     print("installing the project and its dependencies (first run takes a minute)", flush=True)
     pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
     subprocess.run([*pip, "--upgrade", "pip"], check=True)
-    subprocess.run([*pip, "-e", f"{REPO}[dev]"], check=True)
+    subprocess.run([*pip, "-c", str(LOCK), "-e", f"{REPO}[dev]"], check=True)
     STAMP.write_text(wanted)
 
 
@@ -69,6 +86,64 @@ def _same_python() -> bool:
     probe = "import sys; print(sys.version_info[0], sys.version_info[1])"
     found = subprocess.run([str(PYTHON), "-c", probe], capture_output=True, text=True)
     return found.stdout.split() == [str(sys.version_info[0]), str(sys.version_info[1])]
+
+
+def _supported_pythons() -> dict[str, str]:
+    """Each supported Python on this machine ("3.11" → its interpreter): on PATH, or pyenv's."""
+    found: dict[str, str] = {}
+    for major, minor in SUPPORTED:
+        name = f"python{major}.{minor}"
+        pyenv = glob.glob(os.path.expanduser(f"~/.pyenv/versions/{major}.{minor}*/bin/{name}"))
+        for candidate in [shutil.which(name), *sorted(pyenv, reverse=True)]:
+            probe = [candidate or "", "-c", "import venv, ensurepip"]
+            if candidate and subprocess.run(probe, capture_output=True).returncode == 0:
+                found[f"{major}.{minor}"] = candidate
+                break
+    return found
+
+
+def _newest_releases(python: str) -> dict[str, tuple[str, str]]:
+    """What pip installs for the project and its dev extras with no constraints, on `python`:
+    normalised name → (name, version)."""
+    with tempfile.TemporaryDirectory(prefix="dev-lock-") as scratch:
+        env = Path(scratch) / "venv"
+        subprocess.run([python, "-m", "venv", str(env)], check=True)
+        pip = [str(env / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
+        subprocess.run([*pip, "install", "-q", "--upgrade", "pip"], check=True)
+        subprocess.run([*pip, "install", "-q", "-e", f"{REPO}[dev]"], check=True)
+        frozen = subprocess.run(
+            [*pip, "freeze", "--exclude-editable"], capture_output=True, text=True, check=True
+        ).stdout
+    releases: dict[str, tuple[str, str]] = {}
+    for line in frozen.splitlines():
+        name, _, version = line.partition("==")
+        if version:
+            releases[re.sub(r"[-_.]+", "-", name).lower()] = (name, version)
+    return releases
+
+
+def lock_lines(resolved: dict[str, dict[str, tuple[str, str]]]) -> list[str]:
+    """constraints.txt's lines from each Python's resolution ("3.11" → releases): one pin per
+    package, or one per Python, with a marker, where the Pythons disagree."""
+    lines: list[str] = []
+    for key in sorted({key for releases in resolved.values() for key in releases}):
+        pins = {py: releases[key] for py, releases in resolved.items() if key in releases}
+        if len({version for _, version in pins.values()}) == 1:
+            name, version = next(iter(pins.values()))
+            lines.append(f"{name}=={version}")
+            continue
+        for py, (name, version) in sorted(pins.items()):
+            lines.append(f'{name}=={version}; python_version == "{py}"')
+    return lines
+
+
+def _lock() -> int:
+    pythons = _supported_pythons()
+    print(f"resolving on Python {', '.join(pythons)}", flush=True)
+    resolved = {py: _newest_releases(python) for py, python in pythons.items()}
+    LOCK.write_text(LOCK_HEADER + "\n".join(lock_lines(resolved)) + "\n")
+    print(f"wrote {LOCK.name}: run `python3 scripts/dev.py test` and the lint, then commit it")
+    return 0
 
 
 def _run(argv: list[str]) -> int:
@@ -83,11 +158,13 @@ def _is_port_arg(rest: list[str], index: int) -> bool:
 
 
 def main(args: list[str]) -> int:
-    """Dispatch ``run``, ``test`` or ``lint``."""
+    """Dispatch ``run``, ``test``, ``lint`` or ``lock``."""
     _require_supported_python()
-    if not args or args[0] not in ("run", "test", "lint"):
+    if not args or args[0] not in ("run", "test", "lint", "lock"):
         print(__doc__)
         return 2
+    if args[0] == "lock":
+        return _lock()
     _ensure_environment()
     command, rest = args[0], args[1:]
     if command == "run":

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from app.audience.service import accept_audience_change
 from app.audit.models import AuditEvent
@@ -115,20 +115,38 @@ async def test_no_database_connection_is_held_while_graph_is_read(
     deployment = rollout["graphDeploymentId"]
     simulator.clear_calls()
     simulator.faults.latency_seconds = 0.2  # every Graph call waits
-    pool = app.state.services.engine.pool
+    # Each connection the check itself takes and gives back, with the Graph calls made by then
+    # (read at each event, not sampled: the worker in this process shares the pool).
+    taken: dict[int, int] = {}
+    spans: list[tuple[int, int]] = []  # (calls when taken, calls when given back)
+    checking: asyncio.Task[dict[str, Any]] | None = None
 
-    checking = asyncio.create_task(reconcile(client, rollout["id"]))
-    samples = []  # (Graph calls answered so far, connections checked out)
-    while not checking.done():
-        samples.append((simulator.count("GET", deployment), pool.checkedout()))
-        await asyncio.sleep(0.02)
+    def calls() -> int:
+        return simulator.count("GET", deployment)
 
-    assert (await checking)["differences"] == []
-    assert simulator.count("GET", deployment) == 3  # deployment, members, exclusions
-    # Between the first answer and the last one, the check only waits for Graph.
-    between = [held for answered, held in samples if 1 <= answered < 3]
-    assert len(between) >= 10
-    assert set(between) == {0}
+    def checked_out(dbapi_connection: object, *_: object) -> None:
+        if checking is not None and asyncio.current_task() is checking:
+            taken[id(dbapi_connection)] = calls()
+
+    def checked_in(dbapi_connection: object, *_: object) -> None:
+        if id(dbapi_connection) in taken:
+            spans.append((taken.pop(id(dbapi_connection)), calls()))
+
+    pool = app.state.services.engine.sync_engine.pool
+    event.listen(pool, "checkout", checked_out)
+    event.listen(pool, "checkin", checked_in)
+    try:
+        checking = asyncio.create_task(reconcile(client, rollout["id"]))
+        report = await checking
+    finally:
+        event.remove(pool, "checkout", checked_out)
+        event.remove(pool, "checkin", checked_in)
+
+    assert report["differences"] == []
+    assert calls() == 3  # deployment, members, exclusions
+    # The check used the database before Graph's first call and after its last, never between.
+    assert spans and not taken
+    assert {span for span in spans if span not in {(0, 0), (3, 3)}} == set(), spans
 
 
 async def test_settings_changed_while_graph_is_read_are_left_to_the_next_check(

@@ -1,10 +1,13 @@
-"""Small helpers for API tests: device ids, a valid rollout body, reading the database."""
+"""Small helpers for API tests: device ids, a valid rollout body, reading the database, holding
+one Graph call."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
@@ -57,3 +60,31 @@ async def audit_trail(app: FastAPI, rollout_id: str) -> list[AuditEvent]:
             .order_by(AuditEvent.id)
         )
         return list(rows.scalars())
+
+
+def hold_graph_call(
+    monkeypatch: pytest.MonkeyPatch, graph: Any, method: str, *, answered: bool
+) -> tuple[asyncio.Event, asyncio.Event]:
+    """Hold the first call of `graph.<method>` until `release` is set: with `answered` after
+    Graph has answered it (the answer is on its way back), else before it is sent. `reached`
+    is set once that call is held; later calls pass straight through. Returns (reached,
+    release): set `release` in a `finally`, so that a failing test does not leave it waiting."""
+    original = getattr(graph, method)
+    reached, release = asyncio.Event(), asyncio.Event()
+
+    taken = False
+
+    async def held(*args: Any, **kwargs: Any) -> Any:
+        nonlocal taken
+        first, taken = not taken, True
+        if first and not answered:
+            reached.set()
+            await release.wait()
+        result = await original(*args, **kwargs)
+        if first and answered:
+            reached.set()
+            await release.wait()
+        return result
+
+    monkeypatch.setattr(graph, method, held)
+    return reached, release

@@ -18,15 +18,13 @@ from sqlalchemy import event, select
 from app.audience.service import accept_audience_change
 from app.audit.models import AuditEvent
 from app.change_context import ChangeContext
-from app.graph.results import GraphResult
-from app.graph.wire import Deployment
 from app.rollouts.drift import canonical_settings, reconcile_all
 from app.rollouts.models import Rollout
 from app.simulator.deployments import delete_deployment
 from app.simulator.models import Audience
 from app.simulator.state import SimulatorState
 from app.unit_of_work import UnitOfWork
-from tests.api.helpers import audit_trail, device_ids, rollout_body, rollout_row
+from tests.api.helpers import audit_trail, device_ids, hold_graph_call, rollout_body, rollout_row
 
 NS = "#microsoft.graph.windowsUpdates."
 WAVES = {"waves": {"devicesPerWave": 50}}
@@ -156,18 +154,10 @@ async def test_settings_changed_while_graph_is_read_are_left_to_the_next_check(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     rollout = await rollout_with(client, schedule=WAVES)
-    graph = app.state.services.graph
-    original = graph.get_deployment
-    read, release = asyncio.Event(), asyncio.Event()
-
-    async def held(deployment_id: str) -> GraphResult[Deployment]:
-        """Graph has answered; the answer waits until the PATCH below has committed."""
-        result: GraphResult[Deployment] = await original(deployment_id)
-        read.set()
-        await release.wait()
-        return result
-
-    monkeypatch.setattr(graph, "get_deployment", held)
+    # Graph has answered; the answer waits until the PATCH below has committed.
+    read, release = hold_graph_call(
+        monkeypatch, app.state.services.graph, "get_deployment", answered=True
+    )
     checking = asyncio.create_task(reconcile(client, rollout["id"]))
     try:
         async with asyncio.timeout(30):
@@ -180,7 +170,6 @@ async def test_settings_changed_while_graph_is_read_are_left_to_the_next_check(
     finally:
         release.set()
     report = await checking
-    monkeypatch.undo()
 
     assert (report["differences"], report["notChecked"]) == ([], ["settings"])
     assert await drift_events(app, rollout["id"]) == []

@@ -13,8 +13,6 @@ from fastapi import FastAPI
 from sqlalchemy import func, select, update
 
 from app.auth.api_keys import key_digest
-from app.graph.results import GraphResult
-from app.graph.wire import DeploymentAudience
 from app.idempotency.claim import claim_var, mark_effects
 from app.idempotency.models import IdempotencyKey
 from app.idempotency.problems import IdempotencyKeyInFlight
@@ -23,7 +21,7 @@ from app.main import create_app
 from app.operations.models import Operation
 from app.settings import Settings
 from app.simulator.state import SimulatorState
-from tests.api.helpers import device_ids, rollout_body, table_counts
+from tests.api.helpers import device_ids, hold_graph_call, rollout_body, table_counts
 from tests.conftest import fixed_clock, make_settings
 
 
@@ -126,18 +124,10 @@ async def test_while_the_first_request_runs_the_same_key_is_409(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     headers = _key()
-    graph = app.state.services.graph
-    original = graph.create_audience
-    in_graph, release = asyncio.Event(), asyncio.Event()
-
-    async def held() -> GraphResult[DeploymentAudience]:
-        """The first request is in Graph, its key claimed, until the second has its answer."""
-        in_graph.set()
-        await release.wait()
-        result: GraphResult[DeploymentAudience] = await original()
-        return result
-
-    monkeypatch.setattr(graph, "create_audience", held)
+    # The first request is in Graph, its key claimed, until the second has its answer.
+    in_graph, release = hold_graph_call(
+        monkeypatch, app.state.services.graph, "create_audience", answered=False
+    )
     first = asyncio.create_task(client.post("/v1/rollouts", json=rollout_body(), headers=headers))
     try:
         async with asyncio.timeout(30):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterable
 
 import httpx
 import pytest
@@ -18,12 +17,10 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from app.audit.models import AuditEvent
-from app.graph.results import GraphResult
-from app.graph.specs import UpdateCategory
 from app.operations.models import OperationItem
 from app.settings import Settings
 from app.simulator.state import SimulatorState
-from tests.api.helpers import device_ids, rollout_body
+from tests.api.helpers import device_ids, hold_graph_call, rollout_body
 from tests.conftest import make_settings
 
 
@@ -45,26 +42,6 @@ async def enroll_intents(app: FastAPI, rollout_id: str) -> int:
         return len(found.all())
 
 
-def hold_first_enrollment(
-    app: FastAPI, monkeypatch: pytest.MonkeyPatch
-) -> tuple[asyncio.Event, asyncio.Event]:
-    """The worker's first enrollAssets call reaches Graph, then its answer waits for `release`;
-    `applied` is set once Graph has applied it."""
-    graph = app.state.services.jobs.executor.graph
-    original = graph.enroll_assets_chunk
-    applied, release = asyncio.Event(), asyncio.Event()
-
-    async def held(category: UpdateCategory, ids: Iterable[str]) -> GraphResult[None]:
-        result: GraphResult[None] = await original(category, ids)
-        if not applied.is_set():
-            applied.set()
-            await release.wait()
-        return result
-
-    monkeypatch.setattr(graph, "enroll_assets_chunk", held)
-    return applied, release
-
-
 async def test_chunks_after_an_archive_are_not_sent(
     client: httpx.AsyncClient,
     app: FastAPI,
@@ -73,7 +50,10 @@ async def test_chunks_after_an_archive_are_not_sent(
 ) -> None:
     created = await client.post("/v1/rollouts", json=rollout_body())
     rollout = created.json()
-    applied, release = hold_first_enrollment(app, monkeypatch)
+    worker_graph = app.state.services.jobs.executor.graph
+    applied, release = hold_graph_call(
+        monkeypatch, worker_graph, "enroll_assets_chunk", answered=True
+    )
     simulator.clear_calls()
     devices = device_ids(600)  # three chunks of 200
 

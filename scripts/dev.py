@@ -108,7 +108,8 @@ def _newest_releases(python: str) -> dict[str, tuple[str, str]]:
     with tempfile.TemporaryDirectory(prefix="dev-lock-") as scratch:
         env = Path(scratch) / "venv"
         subprocess.run([python, "-m", "venv", str(env)], check=True)
-        pip = [str(env / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
+        python_in_env = env / ("Scripts" if os.name == "nt" else "bin") / "python"
+        pip = [str(python_in_env), "-m", "pip", "--disable-pip-version-check"]
         subprocess.run([*pip, "install", "-q", "--upgrade", "pip"], check=True)
         subprocess.run([*pip, "install", "-q", "-e", f"{REPO}[dev]"], check=True)
         frozen = subprocess.run(

@@ -6,7 +6,7 @@ Every statement here is set-based (one statement for any number of devices).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -176,15 +176,45 @@ def _enrolled_at(new: ColumnElement[datetime]) -> ColumnElement[datetime]:
     return case((ManagedDevice.status == "released", new), else_=ManagedDevice.enrolled_at)
 
 
+Condition = Callable[[Any], ColumnElement[bool]]
+"""A condition on a managed_devices row (the table or an alias of it)."""
+
+
 async def _update_devices(
-    uow: UnitOfWork, device_ids: Sequence[str], where: ColumnElement[bool], **values: Any
+    uow: UnitOfWork, device_ids: Sequence[str], where: Condition, **values: Any
 ) -> None:
-    """One UPDATE of the managed devices among `device_ids` that match `where`."""
+    """One UPDATE of the managed devices among `device_ids` that match `where`.
+
+    Each device is looked up by the primary key on its own, in a LATERAL subquery that also
+    locks the rows that match (FOR NO KEY UPDATE, in device order), which keeps PostgreSQL from
+    merging it into a join and re-checks `where` on a row another transaction changed
+    meanwhile. Rows that match nothing are neither locked nor written. With
+    `device_id = ANY(ids)`, PostgreSQL 15 read the whole table for a batch of 1,000 while it
+    held fewer than about 150,000 devices (8 ms at 81,000 rows, where the lookups take
+    2.5 ms), and with `where` on the updated row it could start from a scan of every row
+    `where` seemed to leave out: either way a settled batch cost more as the fleet grew."""
     if not device_ids:
         return
+    wanted = (
+        func.unnest(string_array(sorted(set(device_ids))))
+        .table_valued("device_id")
+        .render_derived(name="wanted")
+    )
+    device = aliased(ManagedDevice, name="device")
+    found = (
+        select(device.device_id, device.category)
+        .where(device.device_id == wanted.c.device_id, where(device))
+        .with_for_update(key_share=True)
+        .correlate(wanted)
+        .lateral("found")
+    )
     await uow.session.execute(
         update(ManagedDevice)
-        .where(where, ManagedDevice.device_id == func.any(string_array(device_ids)))
+        .where(
+            ManagedDevice.device_id == wanted.c.device_id,
+            ManagedDevice.device_id == found.c.device_id,
+            ManagedDevice.category == found.c.category,
+        )
         .values(**values)
         # Managed devices are only ever read as columns, never as ORM objects: nothing in the
         # session to bring up to date, so no fetching back every updated row's key.
@@ -196,7 +226,9 @@ async def record_left(
     uow: UnitOfWork, *, rollout_id: uuid.UUID, device_ids: Sequence[str], now: datetime
 ) -> None:
     """These devices stopped being members of the rollout that last had them."""
-    await _update_devices(uow, device_ids, ManagedDevice.last_rollout_id == rollout_id, left_at=now)
+    await _update_devices(
+        uow, device_ids, lambda device: device.last_rollout_id == rollout_id, left_at=now
+    )
 
 
 async def record_joined(
@@ -208,11 +240,11 @@ async def record_joined(
     await _update_devices(
         uow,
         device_ids,
-        and_(
-            ManagedDevice.category == category,
+        lambda device: and_(
+            device.category == category,
             or_(
-                ManagedDevice.last_rollout_id.is_distinct_from(rollout_id),
-                ManagedDevice.left_at.is_not(None),
+                device.last_rollout_id.is_distinct_from(rollout_id),
+                device.left_at.is_not(None),
             ),
         ),
         last_rollout_id=rollout_id,
@@ -227,7 +259,11 @@ async def record_released(
     if not device_ids:
         return
     await _update_devices(
-        uow, device_ids, ManagedDevice.category == category, status="released", released_at=now
+        uow,
+        device_ids,
+        lambda device: device.category == category,
+        status="released",
+        released_at=now,
     )
     # Unenrolling takes the device out of every audience of the category (graph.md).
     await uow.session.execute(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,17 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from app.db import create_engine
 from app.operations.item_store import Item, load, mark, mark_statement
 from app.operations.models import Operation, OperationItem
+from tests.plans import scans
 
 ITEMS = 3_000
 BATCH = range(1_000, 1_200)
-
-
-def scans(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Every node of an EXPLAIN (FORMAT JSON) plan that reads a table or an index."""
-    if "Scan" in plan["Node Type"]:
-        yield plan
-    for child in plan.get("Plans", []):
-        yield from scans(child)
 
 
 async def operation_with_items(engine: AsyncEngine) -> uuid.UUID:

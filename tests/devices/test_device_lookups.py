@@ -1,0 +1,150 @@
+"""Settling a batch of 1,000 devices looks each one up by the primary key of managed_devices,
+whatever the size of the fleet. With `device_id = ANY(ids)`, PostgreSQL 15 (CI's server) read
+the whole table for every batch while it held fewer than about 150,000 devices (8 ms at 81,000
+rows, where the lookups take 2.5 ms), so each settled batch cost more as the fleet grew;
+PostgreSQL 18 (the embedded server) used the index for that statement too."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import create_engine
+from app.devices.managed import record_joined, record_left
+from app.unit_of_work import UnitOfWork
+from tests.plans import scans
+
+FLEET = 40_000
+BATCH = 1_000
+
+INSERT_FLEET = text(
+    "INSERT INTO managed_devices (device_id, category, status, last_rollout_id, left_at)"
+    " SELECT 'device-' || n, 'quality', 'enrolled', :rollout, NULL"
+    " FROM generate_series(1, :fleet) AS n"
+)
+ROLLOUT = text(
+    "INSERT INTO rollouts (id, status, name, update_kind, catalog_entry_id, settings,"
+    " created_by) VALUES (:id, 'active', 'r', 'quality', 'c', '{}', 't')"
+)
+
+
+def rows_read(plan: dict[str, Any], relation: str) -> int:
+    """How many rows the plan's scans of `relation` read, kept or dropped by a filter."""
+    return sum(
+        (node["Actual Rows"] + node.get("Rows Removed by Filter", 0)) * node["Actual Loops"]
+        for node in scans(plan)
+        if node.get("Relation Name") == relation
+    )
+
+
+async def test_a_batch_reads_its_own_devices_not_the_fleet(clean_database: str) -> None:
+    engine = create_engine(clean_database)
+    first, second = uuid.uuid4(), uuid.uuid4()
+    try:
+        async with engine.begin() as connection:
+            for rollout in (first, second):
+                await connection.execute(ROLLOUT, {"id": rollout})
+            await connection.execute(INSERT_FLEET, {"rollout": first, "fleet": FLEET})
+            await connection.execute(text("ANALYZE managed_devices"))
+        batch = [f"device-{n}" for n in range(1, FLEET + 1, FLEET // BATCH)]
+        assert len(batch) == BATCH
+
+        plans: list[dict[str, Any]] = []
+        async with AsyncSession(engine) as session:
+            connection = await session.connection()
+
+            @event.listens_for(connection.sync_connection, "before_cursor_execute")
+            def explain(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+                """The plan of each UPDATE, run (and undone) just before the UPDATE itself."""
+                if statement.startswith("UPDATE managed_devices"):
+                    cursor.execute("SAVEPOINT explained")
+                    cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters)
+                    found = cursor.fetchone()[0]
+                    cursor.execute("ROLLBACK TO SAVEPOINT explained")
+                    plans.append((json.loads(found) if isinstance(found, str) else found)[0])
+
+            uow = UnitOfWork(session)
+            # Already the rollout that last had them: nothing to write, each device still read.
+            await record_joined(uow, rollout_id=first, category="quality", device_ids=batch)
+            # Joined another rollout: the batch moves, the rest of the fleet does not.
+            await record_joined(uow, rollout_id=second, category="quality", device_ids=batch)
+            await uow.commit()
+
+        assert len(plans) == 2
+        assert [plan["Plan"]["Plans"][0]["Actual Rows"] for plan in plans] == [0, BATCH]
+        for plan in plans:
+            print(
+                [
+                    (
+                        n["Node Type"],
+                        n.get("Relation Name"),
+                        n["Actual Rows"],
+                        n["Actual Loops"],
+                        n.get("Rows Removed by Filter"),
+                    )
+                    for n in scans(plan["Plan"])
+                ]
+            )
+            read = rows_read(plan["Plan"], "managed_devices")
+            assert 0 < read <= 2 * BATCH, plan
+            assert not any(node["Node Type"] == "Seq Scan" for node in scans(plan["Plan"])), plan
+
+        async with engine.connect() as connection:
+            moved = await connection.execute(
+                text("SELECT last_rollout_id, count(*) FROM managed_devices GROUP BY 1")
+            )
+            assert dict(moved.all()) == {first: FLEET - BATCH, second: BATCH}
+    finally:
+        await engine.dispose()
+
+
+async def test_leaving_marks_only_the_devices_the_rollout_last_had(clean_database: str) -> None:
+    engine = create_engine(clean_database)
+    first, second = uuid.uuid4(), uuid.uuid4()
+    try:
+        async with engine.begin() as connection:
+            for rollout in (first, second):
+                await connection.execute(ROLLOUT, {"id": rollout})
+            await connection.execute(INSERT_FLEET, {"rollout": first, "fleet": 4})
+            await connection.execute(
+                text(
+                    "UPDATE managed_devices SET last_rollout_id = :second"
+                    " WHERE device_id = 'device-4'"
+                ),
+                {"second": second},
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO managed_devices (device_id, category, status, last_rollout_id)"
+                    " VALUES ('device-1', 'feature', 'enrolled', :first)"
+                ),
+                {"first": first},
+            )
+        async with AsyncSession(engine) as session:
+            uow = UnitOfWork(session)
+            await record_left(
+                uow,
+                rollout_id=first,
+                device_ids=["device-1", "device-3", "device-4", "unknown"],
+                now=await session.scalar(text("SELECT now()")),
+            )
+            await uow.commit()
+        async with engine.connect() as connection:
+            left = await connection.execute(
+                text(
+                    "SELECT device_id || '/' || category FROM managed_devices"
+                    " WHERE left_at IS NOT NULL ORDER BY 1"
+                )
+            )
+            # Both categories of device-1; not device-2 (not named), device-4 (another rollout).
+            assert left.scalars().all() == [
+                "device-1/feature",
+                "device-1/quality",
+                "device-3/quality",
+            ]
+    finally:
+        await engine.dispose()

@@ -14,7 +14,7 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import create_engine
-from app.devices.managed import record_joined, record_left
+from app.devices.managed import in_active_rollouts, record_joined, record_left, record_released
 from app.unit_of_work import UnitOfWork
 from tests.plans import scans
 
@@ -41,6 +41,21 @@ def rows_read(plan: dict[str, Any], relation: str) -> int:
     )
 
 
+async def explain_each(session: AsyncSession, prefix: str, plans: list[dict[str, Any]]) -> None:
+    """Add to `plans` the plan of each statement of the session that starts with `prefix`, run
+    (and undone) just before the statement itself."""
+    connection = await session.connection()
+
+    @event.listens_for(connection.sync_connection, "before_cursor_execute")
+    def explain(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.startswith(prefix):
+            cursor.execute("SAVEPOINT explained")
+            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters)
+            found = cursor.fetchone()[0]
+            cursor.execute("ROLLBACK TO SAVEPOINT explained")
+            plans.append((json.loads(found) if isinstance(found, str) else found)[0])
+
+
 async def test_a_batch_reads_its_own_devices_not_the_fleet(clean_database: str) -> None:
     engine = create_engine(clean_database)
     first, second = uuid.uuid4(), uuid.uuid4()
@@ -55,18 +70,7 @@ async def test_a_batch_reads_its_own_devices_not_the_fleet(clean_database: str) 
 
         plans: list[dict[str, Any]] = []
         async with AsyncSession(engine) as session:
-            connection = await session.connection()
-
-            @event.listens_for(connection.sync_connection, "before_cursor_execute")
-            def explain(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-                """The plan of each UPDATE, run (and undone) just before the UPDATE itself."""
-                if statement.startswith("UPDATE managed_devices"):
-                    cursor.execute("SAVEPOINT explained")
-                    cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters)
-                    found = cursor.fetchone()[0]
-                    cursor.execute("ROLLBACK TO SAVEPOINT explained")
-                    plans.append((json.loads(found) if isinstance(found, str) else found)[0])
-
+            await explain_each(session, "UPDATE managed_devices", plans)
             uow = UnitOfWork(session)
             # Already the rollout that last had them: nothing to write, each device still read.
             await record_joined(uow, rollout_id=first, category="quality", device_ids=batch)
@@ -146,5 +150,50 @@ async def test_leaving_marks_only_the_devices_the_rollout_last_had(clean_databas
                 "device-1/quality",
                 "device-3/quality",
             ]
+    finally:
+        await engine.dispose()
+
+
+async def test_releasing_a_chunk_reads_its_own_devices_not_every_audience(
+    clean_database: str,
+) -> None:
+    """A release checks each device of its chunk for an active rollout, then takes the released
+    devices out of the category's audiences: both by device, however large the audiences."""
+    engine = create_engine(clean_database)
+    rollout = uuid.uuid4()
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(ROLLOUT, {"id": rollout})
+            await connection.execute(INSERT_FLEET, {"rollout": rollout, "fleet": FLEET})
+            await connection.execute(
+                text(
+                    "INSERT INTO audience_devices (rollout_id, membership, device_id)"
+                    " SELECT last_rollout_id, 'member', device_id FROM managed_devices"
+                )
+            )
+            await connection.execute(text("ANALYZE"))
+        chunk = [f"device-{n}" for n in range(1, FLEET + 1, FLEET // 200)] + ["device-none"]
+
+        plans: list[dict[str, Any]] = []
+        async with AsyncSession(engine) as session:
+            await explain_each(session, "SELECT wanted.device_id", plans)
+            await explain_each(session, "DELETE FROM audience_devices", plans)
+            uow = UnitOfWork(session)
+            busy = await in_active_rollouts(uow, "quality", chunk)
+            now = await session.scalar(text("SELECT now()"))
+            await record_released(uow, category="quality", device_ids=chunk[:100], now=now)
+            await uow.commit()
+
+        assert busy == sorted(chunk[:-1])
+        assert len(plans) == 2
+        for plan in plans:
+            read = rows_read(plan["Plan"], "audience_devices")
+            assert 0 < read <= 2 * len(chunk), plan
+        async with engine.connect() as connection:
+            left = await connection.scalar(text("SELECT count(*) FROM audience_devices"))
+            released = await connection.scalar(
+                text("SELECT count(*) FROM managed_devices WHERE status = 'released'")
+            )
+        assert (left, released) == (FLEET - 100, 100)
     finally:
         await engine.dispose()

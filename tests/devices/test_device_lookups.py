@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import event, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.db import create_engine
 from app.devices.managed import in_active_rollouts, record_joined, record_left, record_released
@@ -41,6 +41,15 @@ def rows_read(plan: dict[str, Any], relation: str) -> int:
     )
 
 
+async def fleet_of(connection: AsyncConnection, size: int) -> tuple[uuid.UUID, uuid.UUID]:
+    """Two rollouts of quality updates, and `size` devices that the first one last had."""
+    first, second = uuid.uuid4(), uuid.uuid4()
+    for rollout in (first, second):
+        await connection.execute(ROLLOUT, {"id": rollout})
+    await connection.execute(INSERT_FLEET, {"rollout": first, "fleet": size})
+    return first, second
+
+
 async def explain_each(session: AsyncSession, prefix: str, plans: list[dict[str, Any]]) -> None:
     """Add to `plans` the plan of each statement of the session that starts with `prefix`, run
     (and undone) just before the statement itself."""
@@ -58,12 +67,9 @@ async def explain_each(session: AsyncSession, prefix: str, plans: list[dict[str,
 
 async def test_a_batch_reads_its_own_devices_not_the_fleet(clean_database: str) -> None:
     engine = create_engine(clean_database)
-    first, second = uuid.uuid4(), uuid.uuid4()
     try:
         async with engine.begin() as connection:
-            for rollout in (first, second):
-                await connection.execute(ROLLOUT, {"id": rollout})
-            await connection.execute(INSERT_FLEET, {"rollout": first, "fleet": FLEET})
+            first, second = await fleet_of(connection, FLEET)
             await connection.execute(text("ANALYZE managed_devices"))
         batch = [f"device-{n}" for n in range(1, FLEET + 1, FLEET // BATCH)]
         assert len(batch) == BATCH
@@ -108,12 +114,9 @@ async def test_a_batch_reads_its_own_devices_not_the_fleet(clean_database: str) 
 
 async def test_leaving_marks_only_the_devices_the_rollout_last_had(clean_database: str) -> None:
     engine = create_engine(clean_database)
-    first, second = uuid.uuid4(), uuid.uuid4()
     try:
         async with engine.begin() as connection:
-            for rollout in (first, second):
-                await connection.execute(ROLLOUT, {"id": rollout})
-            await connection.execute(INSERT_FLEET, {"rollout": first, "fleet": 4})
+            first, second = await fleet_of(connection, 4)
             await connection.execute(
                 text(
                     "UPDATE managed_devices SET last_rollout_id = :second"
@@ -160,11 +163,9 @@ async def test_releasing_a_chunk_reads_its_own_devices_not_every_audience(
     """A release checks each device of its chunk for an active rollout, then takes the released
     devices out of the category's audiences: both by device, however large the audiences."""
     engine = create_engine(clean_database)
-    rollout = uuid.uuid4()
     try:
         async with engine.begin() as connection:
-            await connection.execute(ROLLOUT, {"id": rollout})
-            await connection.execute(INSERT_FLEET, {"rollout": rollout, "fleet": FLEET})
+            await fleet_of(connection, FLEET)
             await connection.execute(
                 text(
                     "INSERT INTO audience_devices (rollout_id, membership, device_id)"

@@ -200,7 +200,7 @@ Condition = Callable[[Any], ColumnElement[bool]]
 """A condition on a managed_devices row (the table or an alias of it)."""
 
 
-def _each_device(
+def each_device(
     entity: Any, device_ids: Sequence[str], where: Condition, *, deleting: bool = False
 ) -> ColumnElement[bool]:
     """The WHERE of an UPDATE (or, `deleting`, a DELETE) of `entity`'s rows whose device is
@@ -242,7 +242,7 @@ async def _update_devices(
         return
     await uow.session.execute(
         update(ManagedDevice)
-        .where(_each_device(ManagedDevice, device_ids, where))
+        .where(each_device(ManagedDevice, device_ids, where))
         .values(**values)
         # Managed devices are only ever read as columns, never as ORM objects: nothing in the
         # session to bring up to date, so no fetching back every updated row's key.
@@ -297,10 +297,28 @@ async def record_released(
     of_category = select(Rollout.id).where(Rollout.update_kind == category)
     await uow.session.execute(
         delete(AudienceDevice).where(
-            _each_device(
+            each_device(
                 AudienceDevice,
                 device_ids,
                 lambda member: member.rollout_id.in_(of_category),
+                deleting=True,
+            )
+        )
+    )
+
+
+async def remove_from_audience(
+    uow: UnitOfWork, rollout_id: uuid.UUID, membership: str, device_ids: Sequence[str]
+) -> None:
+    """Graph no longer lists these devices among the rollout's members (or exclusions)."""
+    if not device_ids:
+        return
+    await uow.session.execute(
+        delete(AudienceDevice).where(
+            each_device(
+                AudienceDevice,
+                device_ids,
+                lambda row: and_(row.rollout_id == rollout_id, row.membership == membership),
                 deleting=True,
             )
         )

@@ -8,12 +8,17 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, literal, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.dialects.postgresql import insert
 
 from app.audience.models import AudienceDevice
 from app.db import string_array
-from app.devices.managed import record_joined, record_left, record_released
+from app.devices.managed import (
+    record_joined,
+    record_left,
+    record_released,
+    remove_from_audience,
+)
 from app.operations import item_store
 from app.operations.confirmation import PENDING, GraphView, Verdict, final_verdict, verdict
 from app.operations.item_store import Item
@@ -140,10 +145,4 @@ async def _mirror(
                 )
             )
         else:
-            await uow.session.execute(
-                delete(AudienceDevice).where(
-                    AudienceDevice.rollout_id == rollout_id,
-                    AudienceDevice.membership == membership,
-                    AudienceDevice.device_id == func.any(string_array(ids)),
-                )
-            )
+            await remove_from_audience(uow, rollout_id, membership, ids)

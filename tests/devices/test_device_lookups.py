@@ -14,7 +14,13 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.db import create_engine
-from app.devices.managed import in_active_rollouts, record_joined, record_left, record_released
+from app.devices.managed import (
+    in_active_rollouts,
+    record_joined,
+    record_left,
+    record_released,
+    remove_from_audience,
+)
 from app.unit_of_work import UnitOfWork
 from tests.plans import scans
 
@@ -196,5 +202,41 @@ async def test_releasing_a_chunk_reads_its_own_devices_not_every_audience(
                 text("SELECT count(*) FROM managed_devices WHERE status = 'released'")
             )
         assert (left, released) == (FLEET - 100, 100)
+    finally:
+        await engine.dispose()
+
+
+async def test_a_batch_of_removals_reads_its_own_devices_not_the_audience(
+    clean_database: str,
+) -> None:
+    """Settling removed members deletes them from the audience mirror by device: with
+    `device_id = ANY(ids)`, PostgreSQL 15 read the rollout's whole audience for each batch."""
+    engine = create_engine(clean_database)
+    try:
+        async with engine.begin() as connection:
+            first, _ = await fleet_of(connection, FLEET)
+            await connection.execute(
+                text(
+                    "INSERT INTO audience_devices (rollout_id, membership, device_id)"
+                    " SELECT last_rollout_id, membership, device_id FROM managed_devices,"
+                    " (VALUES ('member'), ('excluded')) AS kinds (membership)"
+                )
+            )
+            await connection.execute(text("ANALYZE"))
+        batch = [f"device-{n}" for n in range(1, FLEET + 1, FLEET // BATCH)]
+
+        plans: list[dict[str, Any]] = []
+        async with AsyncSession(engine) as session:
+            await explain_each(session, "DELETE FROM audience_devices", plans)
+            await remove_from_audience(UnitOfWork(session), first, "member", batch)
+            await session.commit()
+
+        (plan,) = plans
+        assert 0 < rows_read(plan["Plan"], "audience_devices") <= 2 * BATCH, plan
+        async with engine.connect() as connection:
+            left = await connection.execute(
+                text("SELECT membership, count(*) FROM audience_devices GROUP BY 1")
+            )
+            assert dict(left.all()) == {"member": FLEET - BATCH, "excluded": FLEET}
     finally:
         await engine.dispose()

@@ -37,6 +37,7 @@ def parse_args() -> argparse.Namespace:
         action="store_true",
         help="also make the Graph calls with Microsoft's Graph SDK (msgraph-beta-sdk)",
     )
+    harness.fleet_argument(parser)
     harness.common_arguments(parser)
     args = parser.parse_args()
     if not 1 <= args.devices <= 100_000 or not 1 <= args.runs <= 20:
@@ -117,8 +118,10 @@ def main() -> int:
         require_sdk()
     with Bench("create_and_add", args) as bench:
         sim = bench.start_simulator(synchronous=True)
-        env = bench.service_env(bench.create_database(), sim, RUN_WORKER="true")
+        database = bench.create_database()
+        env = bench.service_env(database, sim, RUN_WORKER="true")
         bench.migrate(env)
+        fleet = bench.preload_fleet(database, args.fleet)
         api, http = bench.start_api(env)
         direct = DirectGraph(sim)
         bench.clients.append(direct)
@@ -162,6 +165,7 @@ def main() -> int:
             "devices": args.devices,
             "runs": args.runs,
             "pageSize": args.page_size,
+            "fleet": fleet,
             "serviceMedianSeconds": service_s,
             "directMedianSeconds": direct_s,
             "directWriteMedianSeconds": median([r["writeSeconds"] for r in direct_runs]),
@@ -188,7 +192,9 @@ def main() -> int:
             }
         print_table(
             f"create a rollout and add {args.devices:,} devices"
-            f" (median of {args.runs} runs each, Graph latency 0, synchronous)",
+            f" (median of {args.runs} runs each, Graph latency 0, synchronous"
+            + (f", {args.fleet:,} devices recorded before" if args.fleet else "")
+            + ")",
             ["", "seconds", "Graph calls", "simulator CPU s", "target", "verdict"],
             [
                 [

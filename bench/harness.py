@@ -76,6 +76,21 @@ def run_main(main: Callable[[], int]) -> None:
         sys.exit(130)
 
 
+FLEET_ROLLOUT_SIZE = 10_000  # devices per rollout of a preloaded fleet
+
+
+def fleet_argument(parser: argparse.ArgumentParser) -> None:
+    """--fleet: devices recorded before the runs (Bench.preload_fleet)."""
+    parser.add_argument(
+        "--fleet",
+        type=int,
+        default=0,
+        help="devices recorded before the runs, as an organisation's database holds them:"
+        f" managed, members of active rollouts of {FLEET_ROLLOUT_SIZE:,} devices, items of"
+        " their finished operations (default 0: the tables start empty)",
+    )
+
+
 def common_arguments(parser: argparse.ArgumentParser) -> None:
     """Options every benchmark takes."""
     parser.add_argument(
@@ -595,6 +610,61 @@ class Bench:
         with psycopg.connect(_libpq(database_url), autocommit=True) as conn:
             cursor = conn.execute(statement, params)
             return list(cursor.fetchall()) if cursor.description else []
+
+    def preload_fleet(self, database_url: str, devices: int) -> dict[str, Any]:
+        """Record `devices` devices before the runs, as an organisation's database holds them:
+        managed (enrolled for feature updates), members of active feature rollouts of
+        FLEET_ROLLOUT_SIZE devices each, and items of those rollouts' finished operations; then
+        ANALYZE. The benchmarks' own devices then join tables of that size, not empty ones."""
+        if devices <= 0:
+            return {"devices": 0}
+        rollouts = -(-devices // FLEET_ROLLOUT_SIZE)
+        started = time.perf_counter()
+        with psycopg.connect(_libpq(database_url)) as conn:
+            conn.execute(
+                "CREATE TEMP TABLE fleet ON COMMIT DROP AS SELECT n,"
+                " gen_random_uuid()::text AS device_id,"
+                " md5('fleet-rollout-' || (n / %(size)s))::uuid AS rollout_id,"
+                " md5('fleet-operation-' || (n / %(size)s))::uuid AS operation_id"
+                " FROM generate_series(0, %(devices)s - 1) AS n",
+                {"size": FLEET_ROLLOUT_SIZE, "devices": devices},
+            )
+            conn.execute(
+                "INSERT INTO rollouts (id, status, graph_deployment_id, name, update_kind,"
+                " catalog_entry_id, settings, created_by)"
+                " SELECT DISTINCT rollout_id, 'active', 'fleet-' || rollout_id, 'fleet',"
+                " 'feature', 'fleet', '{}'::jsonb, 'bench' FROM fleet"
+            )
+            conn.execute(
+                "INSERT INTO operations (id, kind, rollout_id, status, total, succeeded, failed,"
+                " actor, update_category, detail)"
+                " SELECT operation_id, 'audience.update', rollout_id, 'succeeded', count(*),"
+                " count(*), 0, 'bench', 'feature', '{}'::jsonb FROM fleet"
+                " GROUP BY operation_id, rollout_id"
+            )
+            conn.execute(
+                "INSERT INTO operation_items (operation_id, seq, change, device_id, status)"
+                " SELECT operation_id, n %% %(size)s, 'addMember', device_id, 'succeeded'"
+                " FROM fleet",
+                {"size": FLEET_ROLLOUT_SIZE},
+            )
+            conn.execute(
+                "INSERT INTO managed_devices (device_id, category, status, enrolled_by_operation,"
+                " last_rollout_id) SELECT device_id, 'feature', 'enrolled', operation_id,"
+                " rollout_id FROM fleet"
+            )
+            conn.execute(
+                "INSERT INTO audience_devices (rollout_id, membership, device_id, operation_id)"
+                " SELECT rollout_id, 'member', device_id, operation_id FROM fleet"
+            )
+            conn.commit()
+        with psycopg.connect(_libpq(database_url), autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE")
+        return {
+            "devices": devices,
+            "rollouts": rollouts,
+            "seconds": round(time.perf_counter() - started, 1),
+        }
 
     # processes -------------------------------------------------------------------------------
 

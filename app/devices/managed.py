@@ -197,7 +197,7 @@ def _enrolled_at(new: ColumnElement[datetime]) -> ColumnElement[datetime]:
 
 
 Condition = Callable[[Any], ColumnElement[bool]]
-"""A condition on a managed_devices row (the table or an alias of it)."""
+"""A condition on a row of the table being changed (the table itself, or an alias of it)."""
 
 
 def each_device(

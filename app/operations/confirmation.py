@@ -8,17 +8,26 @@ the result, read in bulk:
   members come back as azureADDevice objects with their `enrollment` and registration `errors`, so
   one listing confirms membership, enrollment and registration of every added device at once (a
   member listed without enrollment is read alone with `GET /updatableAssets/{id}`).
-- releases: `GET /updatableAssets`, paged: each device's enrollment per category.
+- releases: each device's enrollment per category, read one by one
+  (`GET /updatableAssets/{id}`) when the release has at most ONE_BY_ONE_MAX devices still to
+  confirm, else from `GET /updatableAssets`, paged.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from app.graph.client import GraphClient, PageListener
 from app.graph.wire import AssetState
 
 ENROLLED = frozenset({"enrolled", "enrolledWithPolicy"})
+ONE_BY_ONE_MAX = 100
+"""A release's devices up to this many are read one by one, up to GRAPH_CONCURRENCY at once.
+Listing every updatable asset instead costs a page per 100 or so assets of the whole tenant,
+read in sequence, however few devices the release has: a thousand pages per reading for a
+tenant of 100,000 devices, and the reading is repeated until Graph shows every release."""
 LEAVING = frozenset({"unenrolling"})
 
 
@@ -87,10 +96,28 @@ async def fill_missing_enrollment(
             view.members[device_id] = AssetState.of(read.value)
 
 
-async def read_assets(graph: GraphClient) -> GraphView:
-    """Every updatable asset Graph knows, with its enrollment per category."""
-    listed = await graph.updatable_asset_states()
-    return GraphView(assets=listed.value, request_ids=listed.request_ids)
+async def read_assets(graph: GraphClient, device_ids: Sequence[str]) -> GraphView:
+    """The enrollment per category of the devices (as Graph knows them: a device Graph does
+    not know is absent), read one by one or, for more than ONE_BY_ONE_MAX, from the listing of
+    every updatable asset."""
+    if len(device_ids) > ONE_BY_ONE_MAX:
+        listed = await graph.updatable_asset_states()
+        return GraphView(assets=listed.value, request_ids=listed.request_ids)
+    reads = [asyncio.ensure_future(graph.get_updatable_asset(d)) for d in device_ids]
+    try:
+        found = await asyncio.gather(*reads)
+    except BaseException:
+        for read in reads:
+            read.cancel()  # one failed: the reading failed, the others are not waited for
+        raise
+    return GraphView(
+        assets={
+            device_id: AssetState.of(read.value)
+            for device_id, read in zip(device_ids, found, strict=True)
+            if read.value is not None
+        },
+        request_ids=[request_id for read in found for request_id in read.request_ids],
+    )
 
 
 def _registration_error(device: AssetState) -> Verdict | None:

@@ -316,7 +316,7 @@ class OperationExecutor:
         members as it comes); None when Graph could not be read."""
         try:
             if operation.kind == "devices.release":
-                return await read_assets(self.graph)
+                return await read_assets(self.graph, [item.device_id for item in items])
             if rollout is None or rollout.graph_deployment_id is None:
                 return None
             changes = {item.change for item in items}

@@ -146,6 +146,9 @@ async def test_archive_with_release_devices_unenrolls_them_in_an_operation(
     calls = simulator.find("POST", "unenrollAssets")
     assert sorted(len(c.body["assets"]) for c in calls) == [50, 200, 200]
     assert {c.body["updateCategory"] for c in calls} == {"feature"}
+    # 450 devices to confirm: one listing of every asset, not 450 reads.
+    assert simulator.find("GET", path_endswith="/updatableAssets")
+    assert not simulator.find("GET", "/updatableAssets/")
     assert all(enrollment(simulator, d) == "notEnrolled" for d in members)
     assert await held(client) == []
     events = (
@@ -235,6 +238,10 @@ async def test_release_of_held_devices_asked_directly(
     )
     assert [d["deviceId"] for d in await held(client)] == [members[2]]
     assert [enrollment(simulator, d) for d in members] == ["notEnrolled"] * 2 + ["enrolled"]
+    # Two devices to confirm: each read on its own, not the listing of every asset.
+    read = sorted(c.path.rsplit("/", 1)[-1] for c in simulator.find("GET", "/updatableAssets/"))
+    assert read == sorted(members[:2])
+    assert not simulator.find("GET", path_endswith="/updatableAssets")
 
 
 async def test_held_listing_pages_and_refuses_unknown_categories(

@@ -53,7 +53,7 @@ def _listing(find: Callable[[GraphCall], Audience], collection: str) -> Handler:
         def render(device_id: str) -> dict[str, Any]:
             return device_json(ensure_device(call.state, device_id))
 
-        return Reply(200, page(call, list(ids), render))
+        return Reply(200, page(call, ids.in_order(), render))
 
     return handler
 

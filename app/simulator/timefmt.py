@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 DATETIME_RE = re.compile(
     r"^[0-9]{4,}-(0[1-9]|1[012])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
@@ -16,8 +18,14 @@ DURATION_RE = re.compile(
 
 
 def format_datetime(value: datetime) -> str:
-    """Render a datetime the way Graph does: UTC with a trailing Z."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Render a datetime the way Graph does: UTC with a trailing Z, whole seconds."""
+    return _format_second(math.floor(value.timestamp()))
+
+
+@lru_cache(maxsize=4096)
+def _format_second(second: int) -> str:
+    """Cached: a page of devices changed by the same few calls repeats the same seconds."""
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_datetime(text: str) -> datetime | None:

@@ -51,7 +51,8 @@ def main() -> int:
     with Bench("many_devices", args) as bench:
         sim = bench.start_simulator(synchronous=True)
         extra = {"GRAPH_CONCURRENCY": str(args.graph_concurrency)} if args.graph_concurrency else {}
-        env = bench.service_env(bench.create_database(), sim, **extra)
+        database = bench.create_database()
+        env = bench.service_env(database, sim, **extra)
         bench.migrate(env)
         api, http = bench.start_api({**env, "RUN_WORKER": "false"})
         worker = bench.start_worker(env)
@@ -76,6 +77,7 @@ def main() -> int:
         )
         token_calls = len(sim.admin.get("/_simulator/calls?pathContains=oauth2").json()["value"])
         sim.clear_faults()
+        phases = operation_phases(bench, database, run["operationId"])
 
         # What one poll of the finished operation costs (callers poll it the whole time).
         pg_poll_before, polls = bench.postgres_cpu_seconds(), []
@@ -97,8 +99,8 @@ def main() -> int:
         paused = throttled * float(settings.get("retryAfterSeconds") or 0)
         ratio = run["seconds"] / ideal if ideal else float("nan")
         # The simulator serves one request at a time per CPU slice; its own CPU time (chiefly
-        # member listings, O(audience) per page) is time real Graph would not add on top of
-        # the latency. Without it: an estimate of the service against Graph at exactly latency.
+        # rendering member pages as JSON) is time real Graph would not add on top of the
+        # latency. Without it: an estimate of the service against Graph at exactly latency.
         adjusted = (run["seconds"] - sim_cpu) / ideal if ideal else float("nan")
         peak_mb = worker_peak.peak / MB
         summary = {
@@ -137,6 +139,7 @@ def main() -> int:
             "apiPeakRssMB": api_peak.peak / MB,
             "operationGetP50Ms": harness.median(polls),
             "operationGetPostgresCpuMs": pg_per_poll,
+            "phaseSeconds": phases,
         }
         if run["status"] != "succeeded" or run["succeeded"] != args.devices:
             print(
@@ -152,6 +155,8 @@ def main() -> int:
                 ["operation", f"{run['status']} {run['succeeded']}/{args.devices}", "", ""],
                 ["wall seconds (POST to finishedAt)", run["seconds"], "", ""],
                 ["  of which POST /v1/rollouts", run["postSeconds"], "", ""],
+                ["  sending (first write to last answer)", phases["sending"], "", ""],
+                ["  reading the audience back, settling", phases["reading"], "", ""],
                 [f"Graph calls (429: {throttled})", graph_calls, "", ""],
                 ["ideal seconds (calls x latency / conc.)", ideal, "", ""],
                 ["one call at a time (calls x latency)", sequential, "", ""],
@@ -193,6 +198,18 @@ def main() -> int:
         path = bench.write_results({"summary": summary, "run": run})
         print(f"\nresults: {path}")
     return 0
+
+
+def operation_phases(bench: Bench, database: str, operation_id: str) -> dict[str, float]:
+    """Seconds the operation spent sending its chunks (from its start to its first reading of
+    Graph) and reading the audience back until it finished, from its own timestamps."""
+    [(sending, reading)] = bench.sql(
+        database,
+        "SELECT extract(epoch FROM confirming_since - started_at),"
+        " extract(epoch FROM finished_at - confirming_since) FROM operations WHERE id = %s",
+        [operation_id],
+    )
+    return {"sending": float(sending), "reading": float(reading)}
 
 
 if __name__ == "__main__":

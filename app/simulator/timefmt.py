@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -17,15 +16,23 @@ DURATION_RE = re.compile(
 )
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+SECOND = timedelta(seconds=1)
+
+
 def format_datetime(value: datetime) -> str:
     """Render a datetime the way Graph does: UTC with a trailing Z, whole seconds."""
-    return _format_second(math.floor(value.timestamp()))
+    if value.tzinfo is None:  # local time, as astimezone reads it
+        value = value.astimezone(UTC)
+    # Whole seconds since the epoch, exactly: a float timestamp rounds .999999 up to the
+    # next second far from 1970 (in 9999), and hashing a datetime costs more than strftime.
+    return _format_second((value - EPOCH) // SECOND)
 
 
 @lru_cache(maxsize=4096)
 def _format_second(second: int) -> str:
     """Cached: a page of devices changed by the same few calls repeats the same seconds."""
-    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (EPOCH + second * SECOND).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_datetime(text: str) -> datetime | None:

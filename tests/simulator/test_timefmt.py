@@ -19,6 +19,7 @@ from app.simulator.timefmt import format_datetime
         ),
         (datetime(1969, 12, 31, 23, 59, 59, 500_000, tzinfo=UTC), "1969-12-31T23:59:59Z"),
         (datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC), "9999-12-31T23:59:59Z"),
+        (datetime(9999, 12, 31, 23, 59, 58, 999_999, tzinfo=UTC), "9999-12-31T23:59:58Z"),
     ],
 )
 def test_utc_whole_seconds_with_a_z(value: datetime, text: str) -> None:

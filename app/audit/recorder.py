@@ -1,4 +1,4 @@
-"""Writes audit events, and wraps every Graph write in intent → call → outcome."""
+"""Writes audit events, and wraps a worker's Graph writes in intent → call → outcome."""
 
 from __future__ import annotations
 
@@ -6,15 +6,13 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy.exc import DBAPIError
-
 from app.audit import writing
 from app.audit.models import AuditEvent
 from app.change_context import ChangeContext
 from app.graph.errors import GraphError
 from app.graph.results import GraphResult
 from app.observability.audit_metrics import AUDIT_EVENTS
-from app.problems import DatabaseUnavailable, ProblemError
+from app.problems import ProblemError
 from app.unit_of_work import UnitOfWork
 
 T = TypeVar("T")
@@ -102,30 +100,18 @@ class AuditRecorder:
             detail=detail,
         )
 
-    async def graph_write(
+    def intend(
         self,
         *,
         action: str,
-        call: Callable[[], Awaitable[GraphResult[T]]],
         rollout_id: uuid.UUID | None = None,
         operation_id: uuid.UUID | None = None,
         device_ids: Sequence[str] = (),
         detail: dict[str, Any] | None = None,
-        on_success: Callable[[T], Awaitable[dict[str, Any] | None]] | None = None,
-        on_failure: Callable[[GraphError], Awaitable[None]] | None = None,
-        success_with_next_commit: bool = False,
-    ) -> GraphResult[T]:
-        """Record the intent (committed), call Graph, record the outcome (committed).
-
-        If the intent cannot be committed, Graph is not called. A Graph failure is recorded as
-        `failed` with Graph's code and request ids, then re-raised for the API to report.
-        `on_success` updates our own rows in the same commit as the `succeeded` event and may
-        return extra detail for it. With `success_with_next_commit`, the `succeeded` event is
-        left to the caller's next commit (a worker's, which commits the intent of its next Graph
-        write straight after): one commit fewer, and a crash in between leaves what a crash
-        between the call and its own commit would.
-        """
-        intent = self.record(
+    ) -> AuditEvent:
+        """The `requested` event of a Graph write, for the caller to commit before the call
+        (carry_out makes it)."""
+        return self.record(
             action=action,
             outcome="requested",
             rollout_id=rollout_id,
@@ -133,32 +119,29 @@ class AuditRecorder:
             device_ids=device_ids,
             detail=detail,
         )
-        await self.uow.commit()
+
+    def not_sent(self, intent: AuditEvent, reason: str) -> AuditEvent:
+        """Close a committed intent whose call was never made (an earlier call failed)."""
+        return self._close(intent, "failed", (), {"notSent": reason})
+
+    async def carry_out(
+        self, intent: AuditEvent, call: Callable[[], Awaitable[GraphResult[T]]]
+    ) -> GraphResult[T]:
+        """Call Graph for a committed `intent` (never before it is committed: a crash must not
+        leave a call with no trace). A failure is recorded as `failed` with Graph's code and
+        request ids, committed, and re-raised. The `succeeded` event is left to the caller's
+        next commit, a worker's, which commits the intents of its next chunk straight after:
+        one commit fewer per call, and a crash in between leaves what a crash between the call
+        and its own commit would (an intent without its outcome; the devices sent again)."""
         try:
             result = await call()
         except GraphError as error:
-            if rollout_id is not None:
-                error.context.setdefault("rolloutId", str(rollout_id))
-            if operation_id is not None:
-                error.context.setdefault("operationId", str(operation_id))
-            if on_failure is not None:
-                await on_failure(error)
+            if intent.rollout_id is not None:
+                error.context.setdefault("rolloutId", str(intent.rollout_id))
+            if intent.operation_id is not None:
+                error.context.setdefault("operationId", str(intent.operation_id))
             self._close(intent, "failed", error.request_ids, graph_error_detail(error))
             await self.uow.commit()
             raise
-        extra = await on_success(result.value) if on_success is not None else None
-        self._close(intent, "succeeded", result.request_ids, extra)
-        if success_with_next_commit:
-            return result
-        try:
-            await self.uow.commit()
-        except (DatabaseUnavailable, DBAPIError) as exc:
-            # Graph has made the change: whatever kept the database from recording it, the
-            # caller must hear that the outcome is unrecorded (reconciliation settles it).
-            raise OutcomeNotRecorded(
-                f"Graph accepted {action} (request ids {', '.join(result.request_ids)}) but the"
-                " outcome could not be recorded; the service reconciles it from Graph.",
-                rolloutId=str(rollout_id) if rollout_id else None,
-                graphRequestId=result.request_ids[-1] if result.request_ids else None,
-            ) from exc
+        self._close(intent, "succeeded", result.request_ids, None)
         return result

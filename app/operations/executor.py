@@ -175,10 +175,10 @@ class OperationExecutor:
         not started yet are not sent. Returns the outage that left devices pending for a later
         attempt (not `final`), if any.
 
-        A chunk's end (its last call's outcome, its items marked sent) is committed with the
-        lane's next intent, before that chunk's first call: one commit fewer per chunk, and a
-        crash in between leaves what a crash between the call and its own commit would (the
-        intent without its outcome; the items pending, sent again)."""
+        A chunk's end (its calls' outcomes, its items marked sent) is committed with the lane's
+        next chunk's intents, before that chunk's first call: one commit per chunk, and a crash
+        in between leaves what a crash between a call and its own commit would (the intent
+        without its outcome; the items pending, sent again)."""
         async with self.sessionmaker() as session:
             pending = await item_store.load(session, operation.id, "pending")
         if not pending:

@@ -4,13 +4,15 @@ unenroll (release). Each call is audited with its devices; accepted items become
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import datetime
 
+from app.audit.models import AuditEvent
 from app.audit.recorder import AuditRecorder
 from app.devices.managed import in_active_rollouts, record_enrolled
 from app.graph.client import GraphClient
 from app.graph.errors import GraphError, is_transient, stops_further_calls
+from app.graph.results import GraphResult
 from app.graph.specs import AudienceChange
 from app.operations import item_store
 from app.operations.item_store import Item
@@ -107,66 +109,91 @@ class ChunkSender:
     ) -> GraphError | None:
         """Enroll the chunk's new members (never its exclusions: enrolling a device takes it out
         of Windows Update's normal offers, so an enrolled exclusion would be frozen), then send
-        the audience change. Returns the error that should stop the operation, if any."""
+        the audience change. Both intents are committed together before the first call, so a
+        chunk costs one commit (its outcomes go in with the next chunk's intents). Returns the
+        error that should stop the operation, if any."""
         members = [i for i in items if i.change == "addMember"]
-        if members and self.category != "none":
-            ids = [i.device_id for i in members]
+        enroll_ids = [i.device_id for i in members]
+        enrollment = (
+            audit.intend(
+                action="devices.enroll",
+                rollout_id=self.rollout_id,
+                operation_id=self.operation_id,
+                device_ids=enroll_ids,
+                detail={"updateCategory": self.category},
+            )
+            if members and self.category != "none"
+            else None
+        )
+        change = self._audience_intent(audit, items)
+        await audit.uow.commit()
+        enrolled: list[str] = []
+        if enrollment is not None:
             try:
-                await audit.graph_write(
-                    action="devices.enroll",
-                    rollout_id=self.rollout_id,
-                    operation_id=self.operation_id,
-                    device_ids=ids,
-                    detail={"updateCategory": self.category},
-                    call=lambda: self.graph.enroll_assets_chunk(self.category, ids),  # type: ignore[arg-type]
-                    # Committed with the audience change's intent (or the chunk's end), as the
-                    # devices recorded enrolled below are.
-                    success_with_next_commit=True,
+                await audit.carry_out(
+                    enrollment,
+                    lambda: self.graph.enroll_assets_chunk(self.category, enroll_ids),  # type: ignore[arg-type]
                 )
             except GraphError as error:
                 stopped = await self.refused(audit, members, error)
+                rest = [i for i in items if i.change != "addMember"]
                 if stopped is not None:
+                    audit.not_sent(change, not_attempted(error))
                     if self.final or not is_transient(error):
-                        rest = [i for i in items if i.change != "addMember"]
                         await self.fail(audit, rest, "notAttempted", not_attempted(error))
                     return stopped
-                items = [i for i in items if i.change != "addMember"]
-            else:
-                await record_enrolled(
-                    audit.uow,
-                    category=self.category,
-                    device_ids=ids,
-                    operation_id=self.operation_id,
-                    rollout_id=self.rollout_id,
-                    now=now,
+                audit.not_sent(
+                    change, f"not sent: the enrollment of its members failed with {error.code}"
                 )
-        if not items:
-            return None
+                if not rest:
+                    return None
+                items = rest  # the exclusions and removals still go out
+                change = self._audience_intent(audit, items)
+                await audit.uow.commit()
+            else:
+                enrolled = enroll_ids
+        try:
+            result = await audit.carry_out(change, lambda: self._send_audience_change(items))
+        except GraphError as error:
+            await self._record_enrolled(audit, enrolled, now)
+            return await self.refused(audit, items, error)
+        # Recorded after both calls, never between them: no transaction stays open across a
+        # Graph call.
+        await self._record_enrolled(audit, enrolled, now)
+        await self._sent(audit, items, result.request_ids)
+        return None
+
+    def _audience_intent(self, audit: AuditRecorder, items: Sequence[Item]) -> AuditEvent:
+        return audit.intend(
+            action="graph.updateAudience",
+            rollout_id=self.rollout_id,
+            operation_id=self.operation_id,
+            device_ids=[i.device_id for i in items],
+            detail={name: sum(1 for i in items if i.change == name) for name, _ in AUDIENCE_FIELDS},
+        )
+
+    def _send_audience_change(self, items: Sequence[Item]) -> Awaitable[GraphResult[None]]:
         change = AudienceChange(
             **{
                 attribute: tuple(i.device_id for i in items if i.change == name)
                 for name, attribute in AUDIENCE_FIELDS
             }
         )
-        deployment_id = self.deployment_id
-        assert deployment_id is not None
-        try:
-            result = await audit.graph_write(
-                action="graph.updateAudience",
-                rollout_id=self.rollout_id,
+        assert self.deployment_id is not None
+        return self.graph.update_audience_chunk(self.deployment_id, change)
+
+    async def _record_enrolled(
+        self, audit: AuditRecorder, device_ids: list[str], now: datetime
+    ) -> None:
+        if device_ids:
+            await record_enrolled(
+                audit.uow,
+                category=self.category,
+                device_ids=device_ids,
                 operation_id=self.operation_id,
-                device_ids=[i.device_id for i in items],
-                detail={
-                    name: sum(1 for i in items if i.change == name) for name, _ in AUDIENCE_FIELDS
-                },
-                call=lambda: self.graph.update_audience_chunk(deployment_id, change),
-                # Committed at the chunk's end, with its items marked sent.
-                success_with_next_commit=True,
+                rollout_id=self.rollout_id,
+                now=now,
             )
-        except GraphError as error:
-            return await self.refused(audit, items, error)
-        await self._sent(audit, items, result.request_ids)
-        return None
 
     async def release_chunk(self, audit: AuditRecorder, items: Sequence[Item]) -> GraphError | None:
         """Unenroll the chunk's devices, except those that joined an active rollout of the
@@ -182,16 +209,18 @@ class ChunkSender:
         if not items:
             return None
         ids = [i.device_id for i in items]
+        intent = audit.intend(
+            action="devices.unenroll",
+            rollout_id=self.rollout_id,
+            operation_id=self.operation_id,
+            device_ids=ids,
+            detail={"updateCategory": self.category},
+        )
+        await audit.uow.commit()
         try:
-            result = await audit.graph_write(
-                action="devices.unenroll",
-                rollout_id=self.rollout_id,
-                operation_id=self.operation_id,
-                device_ids=ids,
-                detail={"updateCategory": self.category},
-                call=lambda: self.graph.unenroll_assets_chunk(self.category, ids),  # type: ignore[arg-type]
-                # Committed at the chunk's end, with its items marked sent.
-                success_with_next_commit=True,
+            result = await audit.carry_out(
+                intent,
+                lambda: self.graph.unenroll_assets_chunk(self.category, ids),  # type: ignore[arg-type]
             )
         except GraphError as error:
             return await self.refused(audit, items, error)

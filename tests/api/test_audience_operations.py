@@ -114,11 +114,12 @@ async def test_1001_devices_go_in_chunks_each_device_once(
     assert summary == [("audience.update", "requested"), ("audience.update", "succeeded")]
 
 
-async def test_a_chunks_enrollment_outcome_is_committed_with_its_audience_change_intent(
+async def test_a_chunks_two_intents_are_committed_together_before_its_first_call(
     client: httpx.AsyncClient, app: FastAPI
 ) -> None:
-    """Three commits per chunk, not four: the enrollment's `succeeded` event goes in with the
-    audience change's `requested` one (one transaction: the same `at`, consecutive seq)."""
+    """One commit per chunk, not two: the enrollment's `requested` event goes in with the
+    audience change's (one transaction: the same `at`, consecutive seq), both naming the
+    chunk's devices, and both outcomes come after them."""
     rollout = await create_rollout(client)
     devices = device_ids(450)
 
@@ -126,24 +127,31 @@ async def test_a_chunks_enrollment_outcome_is_committed_with_its_audience_change
 
     assert answer.json()["status"] == "succeeded", answer.text
     trail = await audit_trail(app, rollout["id"])
-    enrolled = [e for e in trail if (e.action, e.outcome) == ("devices.enroll", "succeeded")]
-    asked = {
-        frozenset(e.device_ids): e
-        for e in trail
-        if (e.action, e.outcome) == ("graph.updateAudience", "requested")
-    }
-    assert sorted(len(e.device_ids) for e in enrolled) == [50, 200, 200]
-    for event in enrolled:
-        intent = asked[frozenset(event.device_ids)]
-        assert (intent.at, intent.seq) == (event.at, event.seq + 1)
+    by_seq = {e.seq: e for e in trail}
+    enrolls = [e for e in trail if (e.action, e.outcome) == ("devices.enroll", "requested")]
+    assert sorted(len(e.device_ids) for e in enrolls) == [50, 200, 200]
+    for intent in enrolls:
+        change_intent = by_seq[intent.seq + 1]
+        assert (change_intent.action, change_intent.outcome) == (
+            "graph.updateAudience",
+            "requested",
+        )
+        assert change_intent.at == intent.at
+        assert change_intent.device_ids == intent.device_ids
+        outcomes = [e for e in trail if e.intent_id in (intent.id, change_intent.id)]
+        assert sorted((e.action, e.outcome) for e in outcomes) == [
+            ("devices.enroll", "succeeded"),
+            ("graph.updateAudience", "succeeded"),
+        ]
+        assert all(e.seq > change_intent.seq and e.at > intent.at for e in outcomes)
 
 
-async def test_a_chunks_end_is_committed_with_the_next_chunks_intent_in_its_lane(
+async def test_a_chunks_outcomes_are_committed_with_the_next_chunks_intents_in_its_lane(
     client: httpx.AsyncClient, app: FastAPI, settings: Settings
 ) -> None:
-    """Each of GRAPH_CONCURRENCY lanes sends chunks one after another, and a chunk's last
-    outcome goes in with the next chunk's first intent (one transaction: the same `at`,
-    consecutive seq); only each lane's last chunk commits its end alone."""
+    """Each of GRAPH_CONCURRENCY lanes sends chunks one after another, and a chunk's outcomes
+    (and its devices marked sent) go in with the next chunk's intents (one transaction: the
+    same `at`); only each lane's last chunk commits its end alone."""
     rollout = await create_rollout(client)
     devices = device_ids(1001)  # 6 chunks
 
@@ -151,17 +159,20 @@ async def test_a_chunks_end_is_committed_with_the_next_chunks_intent_in_its_lane
 
     assert answer.json()["status"] == "succeeded", answer.text
     trail = await audit_trail(app, rollout["id"])
-    by_seq = {e.seq: e for e in trail}
+    by_at: dict[Any, list[Any]] = {}
+    for event in trail:
+        by_at.setdefault(event.at, []).append(event)
     ends = [e for e in trail if (e.action, e.outcome) == ("graph.updateAudience", "succeeded")]
     assert len(ends) == 6
-    followed = [
-        (end, by_seq[end.seq + 1])
-        for end in ends
-        if end.seq + 1 in by_seq
-        and (by_seq[end.seq + 1].action, by_seq[end.seq + 1].outcome)
-        == ("devices.enroll", "requested")
-        and by_seq[end.seq + 1].at == end.at
-    ]
+    followed = []
+    for end in ends:
+        together = {(e.action, e.outcome): e for e in by_at[end.at]}
+        enrolled = together.get(("devices.enroll", "succeeded"))
+        assert enrolled is not None and enrolled.device_ids == end.device_ids  # its chunk's
+        intent = together.get(("devices.enroll", "requested"))
+        if intent is not None:
+            followed.append((end, intent))
+            assert ("graph.updateAudience", "requested") in together
     lanes = min(settings.graph_concurrency, 6)
     assert len(followed) == 6 - lanes
     for end, intent in followed:
@@ -331,6 +342,53 @@ async def test_one_chunk_refused_makes_a_partial_success_with_per_device_errors(
     assert got["audience"]["members"] == 250
 
 
+@pytest.mark.usefixtures("one_chunk_at_a_time")
+async def test_an_enrollment_refused_fails_its_members_and_sends_the_chunks_other_changes(
+    client: httpx.AsyncClient, app: FastAPI, simulator: SimulatorState
+) -> None:
+    """The chunk's audience change intent was committed with the enrollment's: it is closed
+    as not sent, and the exclusions of the chunk go out under an intent of their own."""
+    rollout = await create_rollout(client)
+    members, exclusions = device_ids(100), device_ids(50, first_hex="e")
+    simulator.faults.inject(
+        400, path_contains="enrollAssets", code="BadRequest", message="Invalid asset."
+    )
+
+    answer = await change(
+        client, rollout["id"], {"addDevices": members, "addExclusions": exclusions}
+    )
+
+    operation = answer.json()
+    assert (operation["status"], operation["succeeded"], operation["failed"]) == (
+        "partiallySucceeded",
+        50,
+        100,
+    )
+    assert {(e["deviceId"], e["code"]) for e in operation["errors"]} == {
+        (d, "BadRequest") for d in members
+    }
+    [update] = simulator.find("POST", "updateAudience")
+    assert (sent_ids([update], "addMembers"), sent_ids([update], "addExclusions")) == (
+        [],
+        exclusions,
+    )
+    trail = await audit_trail(app, rollout["id"])
+    changes = [e for e in trail if e.action == "graph.updateAudience"]
+    assert [(e.outcome, len(e.device_ids)) for e in changes] == [
+        ("requested", 150),
+        ("failed", 150),
+        ("requested", 50),
+        ("succeeded", 50),
+    ]
+    assert changes[1].intent_id == changes[0].id and changes[3].intent_id == changes[2].id
+    assert changes[1].detail == {
+        "notSent": "not sent: the enrollment of its members failed with BadRequest"
+    }
+    assert changes[1].graph_request_ids == []
+    enrolls = [(e.action, e.outcome) for e in trail if e.action == "devices.enroll"]
+    assert enrolls == [("devices.enroll", "requested"), ("devices.enroll", "failed")]
+
+
 async def _queued_change(app: FastAPI, rollout: dict[str, Any], devices: list[str]) -> uuid.UUID:
     """An audience operation recorded as a request would, its job not run yet."""
     async with app.state.services.sessionmaker() as session:
@@ -392,6 +450,32 @@ async def test_on_its_last_attempt_a_503_storm_fails_the_devices_not_sent(
     assert simulator.count("POST", "updateAudience") == max_attempts
     assert sent_ids(simulator.find("POST", "enrollAssets"), "assets") == devices[:200]
     assert simulator.members(audience_of(simulator, rollout)) == []
+
+
+@pytest.mark.usefixtures("one_chunk_at_a_time")
+async def test_on_its_last_attempt_an_enrollment_storm_sends_no_audience_change(
+    client: httpx.AsyncClient, app: FastAPI, simulator: SimulatorState
+) -> None:
+    rollout = await create_rollout(client)
+    devices = device_ids(500)
+    operation_id = await _queued_change(app, rollout, devices)
+    simulator.faults.inject(503, count=1000, retry_after=0, path_contains="enrollAssets")
+
+    await app.state.services.jobs.executor.apply(operation_id, final=True)
+
+    simulator.faults.clear()
+    operation = (await client.get(f"/v1/operations/{operation_id}")).json()
+    assert (operation["status"], operation["failed"]) == ("failed", 500)
+    codes = Counter(e["code"] for e in operation["errors"])
+    assert codes == {"ServiceUnavailable": 200, "notAttempted": 300}
+    assert simulator.count("POST", "updateAudience") == 0
+    trail = await audit_trail(app, rollout["id"])
+    changes = [e for e in trail if e.action == "graph.updateAudience"]
+    assert [(e.outcome, e.detail.get("notSent")) for e in changes] == [
+        ("requested", None),
+        ("failed", "not sent: an earlier call failed with ServiceUnavailable"),
+    ]
+    assert changes[0].device_ids == changes[1].device_ids == devices[:200]
 
 
 async def test_with_chunks_in_parallel_a_503_storm_stops_those_not_started(

@@ -1,7 +1,8 @@
 """Lists of strings bound as parameters travel in PostgreSQL's binary array format
 (app.db.StringListDumper) and mean exactly what they meant in the text format: order, NULL
 elements, empty lists, character-varying columns, `= ANY(...)` and `unnest`; other lists keep
-psycopg's own format."""
+psycopg's own format. Lists of ASCII strings of one length (device ids) take a shortcut
+(app.db.StringArrayBinaryDumper) that must send the very bytes psycopg's dumper would."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from collections.abc import AsyncIterator
 import pytest
 from psycopg import pq
 from psycopg.adapt import PyFormat, Transformer
+from psycopg.types.array import ListBinaryDumper
 from sqlalchemy import func, literal, select, text
+from sqlalchemy.exc import DataError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.db import create_engine, string_array
+from app.db import StringArrayBinaryDumper, create_engine, string_array
 
 
 @pytest.fixture
@@ -86,3 +89,46 @@ async def test_a_list_of_integers_keeps_its_values(engine: AsyncEngine) -> None:
             {"seqs": [3, 1, 2**40, -5]},
         )
     assert found == [-5, 1, 3, 2**40]
+
+
+SHORTCUT_CASES = [
+    [f"{n:08x}-0000-4000-8000-{n:012x}" for n in range(1000)],  # device ids: the shortcut
+    ["addMember"] * 3,
+    ["d" * 127, "e" * 127],  # the longest elements whose length prefix is ASCII
+    ["d" * 128, "e" * 128],  # not: psycopg's own code
+    ["short", "longer"],  # lengths differ
+    ["caf\u00e9", "cafe!"],  # same length in characters, not in bytes
+    ["device-1", None],
+    ["nul\x00", "abcd"],
+    ["one"],
+]
+
+
+@pytest.mark.parametrize("values", SHORTCUT_CASES)
+async def test_the_shortcut_sends_the_bytes_psycopg_would(
+    engine: AsyncEngine, values: list[str | None]
+) -> None:
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        dumper = Transformer(raw.driver_connection).get_dumper(values, PyFormat.AUTO)  # type: ignore[arg-type]
+    assert isinstance(dumper, StringArrayBinaryDumper)
+    assert dumper.dump(values) == ListBinaryDumper.dump(dumper, values)
+
+
+@pytest.mark.parametrize("values", [v for v in SHORTCUT_CASES if "nul\x00" not in v])
+async def test_lists_that_take_the_shortcut_or_not_reach_the_database_unchanged(
+    engine: AsyncEngine, values: list[str | None]
+) -> None:
+    async with engine.connect() as connection:
+        found = await connection.scalar(text("SELECT CAST(:ids AS varchar[])"), {"ids": values})
+    assert found == values
+
+
+async def test_a_nul_character_is_refused_by_the_database_as_without_the_shortcut(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.connect() as connection:
+        with pytest.raises(DataError, match="0x00"):
+            await connection.scalar(
+                text("SELECT CAST(:ids AS text[])"), {"ids": ["nul\x00", "abcd"]}
+            )

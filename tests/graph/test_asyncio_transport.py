@@ -10,9 +10,11 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterator
 
+import httpcore
 import httpx
 import pytest
 
+from app.graph.asyncio_network import UNSENT_LIMIT, AsyncioStream, _Connection
 from app.graph.factory import build_live, connection_options, ssl_context
 from app.graph.http_client import AsyncioTransport, CookielessClient
 from app.settings import Settings
@@ -334,3 +336,77 @@ async def test_a_proxy_the_environment_names_carries_the_live_clients_calls(
         finally:
             await close()
     assert seen == [b"CONNECT graph.microsoft.com:443 HTTP/1.1\r\n"]
+
+
+class RecordingTransport(asyncio.Transport):
+    """asyncio's transport interface, keeping what is written to it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+        self.closing = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.writes.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def close(self) -> None:
+        self.closing = True
+
+
+def stream_over(transport: RecordingTransport) -> tuple[_Connection, AsyncioStream]:
+    connection = _Connection()
+    return connection, AsyncioStream(connection, transport)
+
+
+async def test_a_requests_head_and_body_go_out_in_one_write_when_its_answer_is_read() -> None:
+    transport = RecordingTransport()
+    connection, stream = stream_over(transport)
+    head, body = b"POST /x HTTP/1.1\r\nContent-Length: 5\r\n\r\n", b"hello"
+
+    await stream.write(head)
+    await stream.write(body)
+    assert transport.writes == []  # nothing sent before the answer is awaited
+    connection.data_received(b"HTTP/1.1 204 No Content\r\n\r\n")
+    answer_bytes = await stream.read(65536)
+
+    assert transport.writes == [head + body]
+    assert answer_bytes == b"HTTP/1.1 204 No Content\r\n\r\n"
+
+
+async def test_a_large_body_is_sent_as_it_comes_past_64_kb() -> None:
+    transport = RecordingTransport()
+    connection, stream = stream_over(transport)
+    head, body = b"POST /x HTTP/1.1\r\n\r\n", b"x" * (UNSENT_LIMIT + 1)
+
+    await stream.write(head)
+    await stream.write(body)
+    assert transport.writes == [head + body]
+    await stream.write(b"tail")
+    connection.data_received(b"HTTP/1.1 204 No Content\r\n\r\n")
+    await stream.read(65536)
+
+    assert transport.writes == [head + body, b"tail"]
+
+
+async def test_a_request_on_a_connection_closed_meanwhile_fails_as_a_write() -> None:
+    transport = RecordingTransport()
+    _, stream = stream_over(transport)
+    await stream.write(b"GET / HTTP/1.1\r\n\r\n")
+    transport.closing = True
+
+    with pytest.raises(httpcore.WriteError):
+        await stream.read(65536)
+    assert transport.writes == []
+
+
+async def test_a_request_given_up_before_its_answer_is_never_sent() -> None:
+    transport = RecordingTransport()
+    _, stream = stream_over(transport)
+    await stream.write(b"GET / HTTP/1.1\r\n\r\n")
+
+    await stream.aclose()
+
+    assert (transport.writes, transport.closing) == ([], True)

@@ -7,6 +7,7 @@ psycopg's own format. Lists of ASCII strings of one length (device ids) take a s
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from psycopg import pq
@@ -91,31 +92,46 @@ async def test_a_list_of_integers_keeps_its_values(engine: AsyncEngine) -> None:
     assert found == [-5, 1, 3, 2**40]
 
 
-SHORTCUT_CASES = [
-    [f"{n:08x}-0000-4000-8000-{n:012x}" for n in range(1000)],  # device ids: the shortcut
-    ["addMember"] * 3,
-    ["d" * 127, "e" * 127],  # the longest elements whose length prefix is ASCII
-    ["d" * 128, "e" * 128],  # not: psycopg's own code
-    ["short", "longer"],  # lengths differ
-    ["caf\u00e9", "cafe!"],  # same length in characters, not in bytes
-    ["device-1", None],
-    ["nul\x00", "abcd"],
-    ["one"],
+SHORTCUT_CASES = [  # (the list, whether it takes the shortcut)
+    ([f"{n:08x}-0000-4000-8000-{n:012x}" for n in range(1000)], True),  # device ids
+    (["addMember"] * 3, True),
+    (["d" * 127, "e" * 127], True),  # the longest elements whose length prefix is ASCII
+    (["d" * 128, "e" * 128], False),
+    (["short", "longer"], False),  # lengths differ
+    (["caf\u00e9", "cafe!"], False),  # same length in characters, not in bytes
+    (["device-1", None], False),
+    (["nul\x00", "abcd"], True),
+    (["one"], True),
 ]
 
 
-@pytest.mark.parametrize("values", SHORTCUT_CASES)
+@pytest.mark.parametrize(("values", "shortcut"), SHORTCUT_CASES)
 async def test_the_shortcut_sends_the_bytes_psycopg_would(
-    engine: AsyncEngine, values: list[str | None]
+    engine: AsyncEngine,
+    values: list[str | None],
+    shortcut: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     async with engine.connect() as connection:
         raw = await connection.get_raw_connection()
         dumper = Transformer(raw.driver_connection).get_dumper(values, PyFormat.AUTO)  # type: ignore[arg-type]
     assert isinstance(dumper, StringArrayBinaryDumper)
-    assert dumper.dump(values) == ListBinaryDumper.dump(dumper, values)
+    expected = ListBinaryDumper.dump(dumper, values)
+    # psycopg's element-by-element loop, which the shortcut exists to skip
+    looped: list[object] = []
+    original = ListBinaryDumper._dump_list
+
+    def counted(self: ListBinaryDumper, *args: Any) -> int:
+        looped.append(args)
+        return original(self, *args)
+
+    monkeypatch.setattr(ListBinaryDumper, "_dump_list", counted)
+
+    assert dumper.dump(values) == expected
+    assert (not looped) is shortcut
 
 
-@pytest.mark.parametrize("values", [v for v in SHORTCUT_CASES if "nul\x00" not in v])
+@pytest.mark.parametrize("values", [v for v, _ in SHORTCUT_CASES if "nul\x00" not in v])
 async def test_lists_that_take_the_shortcut_or_not_reach_the_database_unchanged(
     engine: AsyncEngine, values: list[str | None]
 ) -> None:

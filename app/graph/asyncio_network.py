@@ -132,7 +132,8 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         self._unsent.clear()
         self._unsent_size = 0
         if self._connection.closed or self._transport.is_closing():
-            # Nothing of the request left: a failed write, which a retry may repeat safely.
+            # None of the request went out; httpcore reports a write error, as it did when
+            # each write was sent at once.
             raise httpcore.WriteError("the connection to Graph is closed")
         self._transport.write(data)
 

@@ -8,14 +8,13 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
-import httpcore
 import httpx
 import pytest
 
-from app.graph.asyncio_network import UNSENT_LIMIT, AsyncioStream, _Connection
 from app.graph.factory import build_live, connection_options, ssl_context
+from app.graph.http11 import WRITE_CHUNK, Http11Connection
 from app.graph.http_client import AsyncioTransport, CookielessClient
 from app.settings import Settings
 from app.simulator import SimulatorState
@@ -355,58 +354,162 @@ class RecordingTransport(asyncio.Transport):
     def close(self) -> None:
         self.closing = True
 
-
-def stream_over(transport: RecordingTransport) -> tuple[_Connection, AsyncioStream]:
-    connection = _Connection()
-    return connection, AsyncioStream(connection, transport)
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return default
 
 
-async def test_a_requests_head_and_body_go_out_in_one_write_when_its_answer_is_read() -> None:
+def connection_over(transport: RecordingTransport) -> Http11Connection:
+    """A connection that has been opened onto `transport`."""
+    connection = Http11Connection(("http", "graph.invalid", 80), ssl.create_default_context(), 5)
+    connection.connection_made(transport)
+    return connection
+
+
+def post(body: bytes | list[bytes], *, length: bool = True) -> httpx.Request:
+    """A POST of `body`, given whole or in parts (with a Content-Length unless `length` is
+    False: then chunked)."""
+    if isinstance(body, bytes):
+        return httpx.Request("POST", "http://graph.invalid/x", content=body)
+    headers = {"Content-Length": str(sum(map(len, body)))} if length else {}
+    return httpx.Request("POST", "http://graph.invalid/x", content=_parts(body), headers=headers)
+
+
+async def _parts(parts: list[bytes]) -> AsyncIterator[bytes]:
+    for part in parts:
+        yield part
+
+
+async def answered(connection: Http11Connection, request: httpx.Request, answer: bytes) -> int:
+    """Send the request over the connection, the server answering `answer` once it was written."""
+    sending = asyncio.ensure_future(connection.send(request))
+    await asyncio.sleep(0)
+    connection.data_received(answer)
+    status, _, _ = await sending
+    return status
+
+
+async def test_a_requests_head_and_body_go_out_in_one_write() -> None:
     transport = RecordingTransport()
-    connection, stream = stream_over(transport)
-    head, body = b"POST /x HTTP/1.1\r\nContent-Length: 5\r\n\r\n", b"hello"
+    connection = connection_over(transport)
 
-    await stream.write(head)
-    await stream.write(body)
-    assert transport.writes == []  # nothing sent before the answer is awaited
-    connection.data_received(b"HTTP/1.1 204 No Content\r\n\r\n")
-    answer_bytes = await stream.read(65536)
+    status = await answered(connection, post(b"hello"), b"HTTP/1.1 204 No Content\r\n\r\n")
 
-    assert transport.writes == [head + body]
-    assert answer_bytes == b"HTTP/1.1 204 No Content\r\n\r\n"
+    assert status == 204
+    assert len(transport.writes) == 1
+    head, body = transport.writes[0].split(b"\r\n\r\n")
+    assert head.startswith(b"POST /x HTTP/1.1\r\n") and b"\r\ncontent-length: 5" in head.lower()
+    assert body == b"hello"
 
 
-async def test_a_large_body_is_sent_as_it_comes_past_64_kb() -> None:
+async def test_a_large_body_is_written_as_it_comes_past_64_kb() -> None:
     transport = RecordingTransport()
-    connection, stream = stream_over(transport)
-    head, body = b"POST /x HTTP/1.1\r\n\r\n", b"x" * (UNSENT_LIMIT + 1)
+    connection = connection_over(transport)
+    large = b"x" * (WRITE_CHUNK + 1)
 
-    await stream.write(head)
-    await stream.write(body)
-    assert transport.writes == [head + body]
-    await stream.write(b"tail")
-    connection.data_received(b"HTTP/1.1 204 No Content\r\n\r\n")
-    await stream.read(65536)
+    await answered(connection, post([large, b"tail"]), b"HTTP/1.1 204 No Content\r\n\r\n")
 
-    assert transport.writes == [head + body, b"tail"]
+    assert len(transport.writes) == 2
+    assert transport.writes[0].endswith(b"\r\n\r\n" + large)
+    assert transport.writes[1] == b"tail"
+
+
+async def test_a_body_of_unknown_length_goes_out_chunked() -> None:
+    transport = RecordingTransport()
+    connection = connection_over(transport)
+
+    chunked = post([b"ab", b"", b"cde"], length=False)
+    await answered(connection, chunked, b"HTTP/1.1 204 No Content\r\n\r\n")
+
+    head, body = transport.writes[0].split(b"\r\n\r\n", 1)
+    assert b"\r\ntransfer-encoding: chunked" in head.lower()
+    assert body == b"2\r\nab\r\n3\r\ncde\r\n0\r\n\r\n"
 
 
 async def test_a_request_on_a_connection_closed_meanwhile_fails_as_a_write() -> None:
     transport = RecordingTransport()
-    _, stream = stream_over(transport)
-    await stream.write(b"GET / HTTP/1.1\r\n\r\n")
+    connection = connection_over(transport)
     transport.closing = True
 
-    with pytest.raises(httpcore.WriteError):
-        await stream.read(65536)
+    with pytest.raises(httpx.WriteError):
+        await connection.send(post(b"hello"))
     assert transport.writes == []
+    assert not connection.is_available()
 
 
-async def test_a_request_given_up_before_its_answer_is_never_sent() -> None:
+async def test_a_request_given_up_before_its_body_was_whole_is_never_sent() -> None:
     transport = RecordingTransport()
-    _, stream = stream_over(transport)
-    await stream.write(b"GET / HTTP/1.1\r\n\r\n")
+    connection = connection_over(transport)
+    started = asyncio.Event()
 
-    await stream.aclose()
+    async def endless() -> AsyncIterator[bytes]:
+        yield b"first part"
+        started.set()
+        await asyncio.Event().wait()
+        yield b"never"
+
+    sending = asyncio.ensure_future(
+        connection.send(httpx.Request("POST", "http://graph.invalid/x", content=endless()))
+    )
+    await started.wait()
+    sending.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await sending
 
     assert (transport.writes, transport.closing) == ([], True)
+
+
+async def test_informational_answers_are_skipped_and_the_reason_kept() -> None:
+    transport = RecordingTransport()
+    connection = connection_over(transport)
+    sending = asyncio.ensure_future(connection.send(post(b"hello")))
+    await asyncio.sleep(0)
+    for piece in (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Cre", b"ated\r\nA: 1\r\n"):
+        connection.data_received(piece)
+    connection.data_received(b"Content-Length: 2\r\n\r\nok")
+
+    assert await sending == (201, b"Created", [(b"A", b"1"), (b"Content-Length", b"2")])
+    assert [part async for part in connection.body(1)] == [b"ok"]
+    connection.finish()
+    assert connection.is_available()
+
+
+@pytest.mark.parametrize(
+    ("answer", "reusable"),
+    [
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", True),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok", False),
+        (b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", False),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n", False),
+    ],
+    ids=["keep-alive", "connection close", "HTTP/1.0", "a second answer"],
+)
+async def test_a_connection_is_kept_only_after_a_whole_keep_alive_answer(
+    answer: bytes, reusable: bool
+) -> None:
+    connection = connection_over(RecordingTransport())
+
+    await answered(connection, post(b"hello"), answer)
+    assert [part async for part in connection.body(1)] == [b"ok"]
+    connection.finish()
+
+    assert connection.is_available() is reusable
+
+
+async def test_a_body_without_a_length_ends_with_the_connection() -> None:
+    connection = connection_over(RecordingTransport())
+    await answered(connection, post(b"hello"), b"HTTP/1.1 200 OK\r\n\r\nall of")
+    connection.data_received(b" it")
+    connection.eof_received()
+
+    assert [part async for part in connection.body(1)] == [b"all of it"]
+    connection.finish()
+    assert not connection.is_available()
+
+
+async def test_an_answer_that_is_not_http_is_a_protocol_error() -> None:
+    transport = RecordingTransport()
+    connection = connection_over(transport)
+
+    with pytest.raises(httpx.RemoteProtocolError, match=r"not valid HTTP/1\.1"):
+        await answered(connection, post(b"hello"), b"SSH-2.0-OpenSSH_9.2\r\n")
+    assert transport.closing

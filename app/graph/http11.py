@@ -15,6 +15,7 @@ ConnectTimeout, WriteError and WriteTimeout, ReadError and ReadTimeout, RemotePr
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import ssl
 from collections import deque
@@ -36,6 +37,10 @@ Origin = tuple[str, str, int]
 """scheme, host, port"""
 
 NO_BODY_STATUSES = frozenset({204, 304})
+
+# What would end a header line early, or make a name that is not one (as h11 refused them).
+_UNSAFE_IN_HEADER = re.compile(rb"[\x00-\x20:\x7f]")
+_UNSAFE_IN_VALUE = re.compile(rb"[\x00\r\n]")
 
 
 class Http11Connection(asyncio.Protocol):
@@ -172,6 +177,8 @@ class Http11Connection(asyncio.Protocol):
         head = [b"%s %s HTTP/1.1\r\n" % (request.method.encode("ascii"), request.url.raw_path)]
         chunked = False
         for name, value in request.headers.raw:
+            if _UNSAFE_IN_HEADER.search(name) or _UNSAFE_IN_VALUE.search(value):
+                raise httpx.LocalProtocolError(f"refusing to send the header {name!r}")
             head.append(b"%s: %s\r\n" % (name, value))
             if name.lower() == b"transfer-encoding" and value.lower() == b"chunked":
                 chunked = True

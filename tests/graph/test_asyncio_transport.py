@@ -513,3 +513,20 @@ async def test_an_answer_that_is_not_http_is_a_protocol_error() -> None:
     with pytest.raises(httpx.RemoteProtocolError, match=r"not valid HTTP/1\.1"):
         await answered(connection, post(b"hello"), b"SSH-2.0-OpenSSH_9.2\r\n")
     assert transport.closing
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("X-Id", "a\r\nInjected: yes"), ("X-Id", "a\nb"), ("X Id", "a"), ("X-Id:", "a")],
+    ids=["CRLF in a value", "LF in a value", "space in a name", "colon in a name"],
+)
+async def test_a_header_that_would_break_the_request_is_refused_before_anything_is_sent(
+    name: str, value: str
+) -> None:
+    transport = RecordingTransport()
+    connection = connection_over(transport)
+    request = httpx.Request("GET", "http://graph.invalid/x", headers={name: value})
+
+    with pytest.raises(httpx.LocalProtocolError):
+        await connection.send(request)
+    assert transport.writes == []
